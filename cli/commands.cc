@@ -1,0 +1,59 @@
+#include "cli/commands.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "common/exit_codes.h"
+#include "common/log.h"
+#include "common/redact.h"
+
+namespace slipway::cli {
+
+int RunPlan(const std::vector<std::string>& argv);
+
+const std::vector<Command>& Commands() {
+  static const std::vector<Command> kCommands = {
+      {"plan", "inspect the SQLite file and show what it becomes in PostgreSQL", RunPlan},
+  };
+  return kCommands;
+}
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "slipway: error: %s\n", s.message().c_str());
+  return ExitCodeFor(s.code());
+}
+
+namespace {
+
+void PrintUsage(FILE* out) {
+  std::fprintf(out, "usage: slipway COMMAND [OPTIONS]\n\ncommands:\n");
+  for (const auto& c : Commands()) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+  std::fprintf(out, "\nslipway COMMAND --help shows a command's options.\n");
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  // Passwords given on the command line are hidden from `ps` from here on.
+  ScrubArgv(argc, argv);
+  const char* level = std::getenv("SLIPWAY_LOG");
+  SetupLogging(level != nullptr ? level : "info", false);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    PrintUsage(args.empty() ? stderr : stdout);
+    return args.empty() ? static_cast<int>(ExitCode::kUsage) : 0;
+  }
+  if (args[0] == "--version") {
+    std::printf("slipway 0.1.0\n");
+    return 0;
+  }
+  for (const auto& c : Commands()) {
+    if (args[0] == c.name) {
+      return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
+    }
+  }
+  std::fprintf(stderr, "slipway: error: unknown command '%s' (see slipway --help)\n", args[0].c_str());
+  return static_cast<int>(ExitCode::kUsage);
+}
+
+}  // namespace slipway::cli

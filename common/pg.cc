@@ -1,0 +1,141 @@
+#include "common/pg.h"
+
+#include <cstring>
+
+#include "common/redact.h"
+
+namespace slipway {
+namespace {
+
+bool ContainsCI(std::string_view hay, std::string_view needle) {
+  if (needle.size() > hay.size()) return false;
+  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+    if (strncasecmp(hay.data() + i, needle.data(), needle.size()) == 0) return true;
+  }
+  return false;
+}
+
+std::string FirstLine(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  for (auto& c : s) {
+    if (c == '\n') c = ' ';
+  }
+  return s;
+}
+
+}  // namespace
+
+Result<PgConn> PgConn::Connect(const std::string& conninfo) {
+  // Expand the user's conninfo, then add our defaults where unset.
+  const char* keys[] = {"dbname", "application_name", "connect_timeout", nullptr};
+  std::string timeout = "10";
+  const char* vals[] = {conninfo.c_str(), "slipway", timeout.c_str(), nullptr};
+  PgConn c;
+  c.conn_.reset(PQconnectdbParams(keys, vals, /*expand_dbname=*/1));
+  if (c.conn_ == nullptr) return Status(Code::kInternal, "out of memory connecting to PostgreSQL");
+  if (PQstatus(c.conn_.get()) != CONNECTION_OK) {
+    std::string msg = FirstLine(PQerrorMessage(c.conn_.get()));
+    std::string where = RedactConninfo(conninfo);
+    if (ContainsCI(msg, "password") || ContainsCI(msg, "authentication")) {
+      return Status(Code::kAuthFailed, "PostgreSQL " + where + " refused the credentials: " + Redact(msg, conninfo));
+    }
+    if (ContainsCI(msg, "invalid connection option") || ContainsCI(msg, "invalid URI") ||
+        ContainsCI(msg, "missing \"=\"") || ContainsCI(msg, "invalid integer value")) {
+      return Status(Code::kInvalidArgument, "bad target connection string: " + Redact(msg, conninfo));
+    }
+    return Status(Code::kUnreachable, "cannot connect to PostgreSQL " + where + ": " + Redact(msg, conninfo));
+  }
+  return c;
+}
+
+std::string PgConn::ErrorMessage() const { return FirstLine(PQerrorMessage(conn_.get())); }
+
+Status PgConn::ResultStatus(PGresult* r, std::string_view what) {
+  ExecStatusType st = PQresultStatus(r);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN ||
+      st == PGRES_COPY_OUT || st == PGRES_EMPTY_QUERY) {
+    return Status::Ok();
+  }
+  std::string msg = FirstLine(r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_.get()));
+  if (msg.empty()) msg = ErrorMessage();
+  const char* sqlstate = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  std::string state = sqlstate != nullptr ? sqlstate : "";
+  std::string full = std::string(what) + ": " + msg;
+  if (PQstatus(conn_.get()) != CONNECTION_OK || state.rfind("08", 0) == 0 || state == "57P01" ||
+      state == "40001" || state == "40P01" || state == "57P03") {
+    return Status(Code::kRetryable, full);
+  }
+  if (state.rfind("23", 0) == 0) return Status(Code::kConflict, full);
+  return Status(Code::kInternal, full);
+}
+
+Result<PgResult> PgConn::Exec(std::string_view sql) {
+  std::string s(sql);
+  PgResult r(PQexec(conn_.get(), s.c_str()));
+  RETURN_IF_ERROR(ResultStatus(r.get(), "query"));
+  return r;
+}
+
+Result<PgResult> PgConn::ExecParams(std::string_view sql, const std::vector<PgParam>& params) {
+  std::string s(sql);
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  PgResult r(PQexecParams(conn_.get(), s.c_str(), static_cast<int>(params.size()), nullptr,
+                          values.data(), nullptr, nullptr, 0));
+  RETURN_IF_ERROR(ResultStatus(r.get(), "query"));
+  return r;
+}
+
+Status PgConn::CopyBegin(std::string_view copy_sql) {
+  std::string s(copy_sql);
+  PgResult r(PQexec(conn_.get(), s.c_str()));
+  if (PQresultStatus(r.get()) != PGRES_COPY_IN) return ResultStatus(r.get(), "copy");
+  return Status::Ok();
+}
+
+Status PgConn::CopyPut(const char* data, size_t size) {
+  if (PQputCopyData(conn_.get(), data, static_cast<int>(size)) != 1) {
+    return Status(Code::kRetryable, "copy: " + ErrorMessage());
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> PgConn::CopyEnd() {
+  if (PQputCopyEnd(conn_.get(), nullptr) != 1) return Status(Code::kRetryable, "copy end: " + ErrorMessage());
+  int64_t rows = 0;
+  Status result;
+  while (PGresult* raw = PQgetResult(conn_.get())) {
+    PgResult r(raw);
+    Status s = ResultStatus(raw, "copy");
+    if (!s.ok() && result.ok()) result = s;
+    const char* n = PQcmdTuples(raw);
+    if (n != nullptr && *n != '\0') rows = std::strtoll(n, nullptr, 10);
+  }
+  if (!result.ok()) return result;
+  return rows;
+}
+
+std::string QuotePgIdent(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+std::string QuotePgLiteral(std::string_view value) {
+  bool backslash = value.find('\\') != std::string_view::npos;
+  std::string out = backslash ? "E'" : "'";
+  for (char c : value) {
+    if (c == '\'') out += '\'';
+    if (c == '\\') out += '\\';
+    out += c;
+  }
+  out += '\'';
+  return out;
+}
+
+}  // namespace slipway

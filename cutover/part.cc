@@ -1,0 +1,1 @@
+// placeholder translation unit; the part's code arrives with its issue.
