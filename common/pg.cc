@@ -45,6 +45,8 @@ Result<PgConn> PgConn::Connect(const std::string& conninfo) {
     }
     return Status(Code::kUnreachable, "cannot connect to PostgreSQL " + where + ": " + Redact(msg, conninfo));
   }
+  // Server notices (e.g. "schema already exists, skipping") are not errors.
+  PQsetNoticeProcessor(c.conn_.get(), [](void*, const char*) {}, nullptr);
   return c;
 }
 

@@ -1,0 +1,83 @@
+#include "cli/plan_support.h"
+
+#include <unistd.h>
+
+#include "common/log.h"
+#include "schema/introspect.h"
+#include "schema/target.h"
+
+namespace slipway::cli {
+
+std::vector<OptionSpec> PlanOptionSpecs() {
+  return {
+      {"source", true, "the SQLite database file", "FILE"},
+      {"target", true, "PostgreSQL connection URI or conninfo (password: PGPASSWORD or ~/.pgpass)", "URI"},
+      {"plan", true, "use a plan saved with `slipway plan --out`", "FILE"},
+      {"mapping", true, "JSON file overriding table/column names, types, skip", "FILE"},
+      {"types", true, "type profile: auto (from the data) or keep (integers, 0/1 and dates stay as stored)", "auto|keep"},
+      {"keep-names", false, "keep table and column names exactly (default: lower case)"},
+      {"target-schema", true, "create the tables, or load into the app's existing ones", "create|existing"},
+      {"schema", true, "PostgreSQL schema to use (default public)", "NAME"},
+      {"tables", true, "only these tables (names or globs, comma-separated, repeatable)", "LIST"},
+      {"exclude", true, "not these tables (names or globs)", "LIST"},
+  };
+}
+
+Result<schema::MapOptions> MapOptionsFrom(const Args& args) {
+  schema::MapOptions o;
+  std::string types = args.GetOr("types", "auto");
+  if (types == "keep") {
+    o.profile = schema::TypeProfile::kKeep;
+  } else if (types != "auto") {
+    return InvalidArgument("--types must be auto or keep");
+  }
+  o.names = args.Has("keep-names") ? schema::NameStyle::kKeep : schema::NameStyle::kLower;
+  std::string ts = args.GetOr("target-schema", "create");
+  if (ts == "existing") {
+    o.target_schema = schema::TargetSchemaMode::kExisting;
+  } else if (ts != "create") {
+    return InvalidArgument("--target-schema must be create or existing");
+  }
+  o.pg_schema = args.GetOr("schema", "public");
+  o.include = args.GetAll("tables");
+  o.exclude = args.GetAll("exclude");
+  return o;
+}
+
+Result<PgConn> ConnectTarget(const Args& args) {
+  ASSIGN_OR_RETURN(std::string uri, args.Require("target"));
+  return PgConn::Connect(uri);
+}
+
+Result<std::unique_ptr<LoadedPlan>> LoadOrBuildPlan(const Args& args, PgConn* target, bool verbose) {
+  auto log = Logger("plan");
+  ASSIGN_OR_RETURN(std::string path, args.Require("source"));
+  auto lp = std::make_unique<LoadedPlan>();
+  ASSIGN_OR_RETURN(lp->source, Db::Open(path, Db::Mode::kReadOnly));
+  ASSIGN_OR_RETURN(lp->schema, schema::Introspect(lp->source));
+  lp->schema.path = path;
+  if (auto plan_file = args.Get("plan")) {
+    ASSIGN_OR_RETURN(lp->plan, schema::LoadPlan(*plan_file));
+    RETURN_IF_ERROR(schema::CheckSchemaUnchanged(lp->plan, lp->schema));
+    return lp;
+  }
+  ASSIGN_OR_RETURN(schema::MapOptions options, MapOptionsFrom(args));
+  std::optional<schema::MappingFile> mapping;
+  if (auto mf = args.Get("mapping")) {
+    ASSIGN_OR_RETURN(mapping, schema::LoadMappingFile(*mf));
+  }
+  auto progress = [&](const schema::TableAudit& a) {
+    if (verbose) log->info("audited table={} rows={} seconds={:.2f}", a.table, a.rows, a.seconds);
+  };
+  ASSIGN_OR_RETURN(lp->plan, schema::BuildPlan(lp->source, lp->schema, options, mapping ? &*mapping : nullptr, progress));
+  if (target != nullptr) {
+    if (options.target_schema == schema::TargetSchemaMode::kExisting) {
+      RETURN_IF_ERROR(schema::MatchExistingSchema(*target, &lp->plan));
+    } else {
+      RETURN_IF_ERROR(schema::ValidateDdl(*target, &lp->plan));
+    }
+  }
+  return lp;
+}
+
+}  // namespace slipway::cli
