@@ -196,18 +196,29 @@ std::vector<DdlStatement> GenerateDdl(const SourceSchema& schema, const Plan& pl
         out.push_back(d);
         continue;
       }
-      d.sql = "ALTER TABLE " + qtable + " ADD FOREIGN KEY (" + ColumnList(cols) + ") REFERENCES " + pg_schema + "." +
-              QuotePgIdent(ref->target) + " (" + ColumnList(rcols) + ")";
+      // Added NOT VALID, then validated as a separate (optional) step: SQLite
+      // does not enforce foreign keys unless the app asks, so old rows may
+      // break them while new rows must not.
+      std::string cname = PgName(tm.target + "_fk" + std::to_string(fk.id + 1), NameStyle::kKeep);
+      d.sql = "ALTER TABLE " + qtable + " ADD CONSTRAINT " + QuotePgIdent(cname) + " FOREIGN KEY (" + ColumnList(cols) +
+              ") REFERENCES " + pg_schema + "." + QuotePgIdent(ref->target) + " (" + ColumnList(rcols) + ")";
       if (fk.on_update != FkAction::kNoAction) d.sql += std::string(" ON UPDATE ") + FkActionSql(fk.on_update);
       if (fk.on_delete != FkAction::kNoAction) d.sql += std::string(" ON DELETE ") + FkActionSql(fk.on_delete);
       if (fk.deferrable) d.sql += fk.initially_deferred ? " DEFERRABLE INITIALLY DEFERRED" : " DEFERRABLE";
+      d.sql += " NOT VALID";
       out.push_back(d);
+      out.push_back({DdlPhase::kPostData, "foreign key validation", tm.source, fk.name,
+                     "ALTER TABLE " + qtable + " VALIDATE CONSTRAINT " + QuotePgIdent(cname), true, false});
     }
 
     // CHECK constraints, in SQLite's expression syntax rewritten for names.
     for (const auto& ck : t->checks) {
       if (!ck.column.empty() && colmap.find(Lower(ck.column)) == colmap.end()) continue;
       std::string csql = "ALTER TABLE " + qtable + " ADD CHECK (" + RewriteExpr(ck.expr, colmap) + ")";
+      if (!ck.name.empty()) {
+        csql = "ALTER TABLE " + qtable + " ADD CONSTRAINT " + QuotePgIdent(PgName(ck.name, plan.options.names)) +
+               " CHECK (" + RewriteExpr(ck.expr, colmap) + ")";
+      }
       out.push_back({DdlPhase::kPostData, "check", tm.source, ck.name, csql, true, false});
     }
   }

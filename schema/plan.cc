@@ -204,7 +204,7 @@ Result<Plan> BuildPlan(Db& db, const SourceSchema& schema, const MapOptions& opt
         if (fk.id != fkid) continue;
         Note n = TableNote(Severity::kWarning, t.name,
                            "rows break the foreign key to " + fk.ref_table +
-                               ": the constraint is created NOT VALID (new rows are checked, these are not)");
+                               ": the constraint is kept NOT VALID (new rows are checked, these are not)");
         n.count = f.count;
         n.examples = f.examples;
         plan.notes.push_back(n);
