@@ -37,8 +37,9 @@ struct Finding {
 // Fraction digits are counted exactly ("f" per digit); the zone is "", "Z" or
 // "+HH:MM" (any offset; the offsets seen are listed in DateAudit::offsets).
 struct DateAudit {
-  std::map<std::string, int64_t> formats;   // format -> count of text values
+  std::map<std::string, int64_t> formats;   // format -> count of text values (invalid ones included)
   std::map<std::string, int64_t> offsets;   // "+00:00", "-05:00", "Z" -> count (first 8 distinct)
+  int64_t offsets_uncounted = 0;            // zoned values whose offset came after the first 8
   Finding invalid;       // looks like a date but is not one (2023-02-30, 25:00, year 0000)
   int64_t year_min = 9999, year_max = 0;
 };
@@ -67,15 +68,16 @@ struct ColumnAudit {
   int64_t text_max_bytes = 0, text_max_chars = 0;
   int64_t text_integer = 0;                  // text that is a canonical integer
   int64_t text_number = 0;                   // text that is a decimal number (incl. integers)
-  int text_num_max_frac_digits = 0, text_num_max_int_digits = 0;
+  Finding text_num_noncanonical;             // numbers numeric prints differently ("007", "-0.0")
+  int text_num_max_frac_digits = 0, text_num_max_int_digits = 0;  // "007" has 1 int digit
   int64_t text_bool = 0;                     // 'true'/'false' (any case) or 't'/'f'
   int64_t json_valid = 0;                    // valid JSON object or array (PostgreSQL's json)
   int64_t json_scalar = 0;                   // valid JSON scalar (number, string, true, ...)
-  int64_t json_jsonb_exact = 0;              // valid and jsonb would print it back unchanged
-  Finding json_invalid;                      // not valid JSON (counted only when some are valid)
+  int64_t json_jsonb_exact = 0;              // valid (container or scalar), jsonb prints it unchanged
+  Finding json_invalid;                      // texts not valid JSON (examples only when some are valid)
   int64_t uuid_lower = 0, uuid_upper = 0;    // canonical 8-4-4-4-12 text, by case
   DateAudit dates;                           // date/time-like texts
-  Finding text_other;                        // non-numeric text (examples for widening reports)
+  Finding text_other;                        // neither number, date, JSON nor boolean (uuids included)
 
   // BLOB values.
   int64_t blob_max_bytes = 0;
