@@ -10,10 +10,16 @@
 namespace slipway::cli {
 
 int RunPlan(const std::vector<std::string>& argv);
+int RunVerify(const std::vector<std::string>& argv);
+int RunSnapshot(const std::vector<std::string>& argv);
+int RunCleanup(const std::vector<std::string>& argv);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {"plan", "inspect the SQLite file and show what it becomes in PostgreSQL", RunPlan},
+      {"verify", "prove source and target hold the same rows; name the keys that differ", RunVerify},
+      {"snapshot", "install capture and copy every table to PostgreSQL (resumable)", RunSnapshot},
+      {"cleanup", "remove slipway's triggers and tables (and, with --target, its state)", RunCleanup},
   };
   return kCommands;
 }

@@ -49,17 +49,20 @@ Result<PgConn> ConnectTarget(const Args& args) {
   return PgConn::Connect(uri);
 }
 
-Result<std::unique_ptr<LoadedPlan>> LoadOrBuildPlan(const Args& args, PgConn* target, bool verbose) {
-  auto log = Logger("plan");
+Result<std::unique_ptr<LoadedPlan>> OpenSource(const Args& args) {
   ASSIGN_OR_RETURN(std::string path, args.Require("source"));
   auto lp = std::make_unique<LoadedPlan>();
   ASSIGN_OR_RETURN(lp->source, Db::Open(path, Db::Mode::kReadOnly));
   ASSIGN_OR_RETURN(lp->schema, schema::Introspect(lp->source));
   lp->schema.path = path;
+  return lp;
+}
+
+Status ResolvePlan(const Args& args, LoadedPlan* lp, PgConn* target, bool verbose) {
+  auto log = Logger("plan");
   if (auto plan_file = args.Get("plan")) {
     ASSIGN_OR_RETURN(lp->plan, schema::LoadPlan(*plan_file));
-    RETURN_IF_ERROR(schema::CheckSchemaUnchanged(lp->plan, lp->schema));
-    return lp;
+    return schema::CheckSchemaUnchanged(lp->plan, lp->schema);
   }
   ASSIGN_OR_RETURN(schema::MapOptions options, MapOptionsFrom(args));
   std::optional<schema::MappingFile> mapping;
@@ -70,13 +73,29 @@ Result<std::unique_ptr<LoadedPlan>> LoadOrBuildPlan(const Args& args, PgConn* ta
     if (verbose) log->info("audited table={} rows={} seconds={:.2f}", a.table, a.rows, a.seconds);
   };
   ASSIGN_OR_RETURN(lp->plan, schema::BuildPlan(lp->source, lp->schema, options, mapping ? &*mapping : nullptr, progress));
-  if (target != nullptr) {
-    if (options.target_schema == schema::TargetSchemaMode::kExisting) {
-      RETURN_IF_ERROR(schema::MatchExistingSchema(*target, &lp->plan));
-    } else {
-      RETURN_IF_ERROR(schema::ValidateDdl(*target, &lp->plan));
-    }
+  if (target != nullptr) RETURN_IF_ERROR(CheckPlanAgainstTarget(*target, &lp->plan));
+  return Status::Ok();
+}
+
+Status CheckPlanAgainstTarget(PgConn& target, schema::Plan* plan) {
+  if (plan->options.target_schema == schema::TargetSchemaMode::kExisting) {
+    return schema::MatchExistingSchema(target, plan);
   }
+  return schema::ValidateDdl(target, plan);
+}
+
+std::string FirstBlocking(const schema::Plan& plan) {
+  for (const auto& n : plan.notes) {
+    if (n.severity != schema::Severity::kBlocking) continue;
+    std::string where = n.table.empty() ? "" : n.table + (n.column.empty() ? "" : "." + n.column) + ": ";
+    return where + n.message;
+  }
+  return "";
+}
+
+Result<std::unique_ptr<LoadedPlan>> LoadOrBuildPlan(const Args& args, PgConn* target, bool verbose) {
+  ASSIGN_OR_RETURN(auto lp, OpenSource(args));
+  RETURN_IF_ERROR(ResolvePlan(args, lp.get(), target, verbose));
   return lp;
 }
 

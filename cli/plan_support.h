@@ -27,8 +27,21 @@ struct LoadedPlan {
   schema::Plan plan;
 };
 
-// Opens the source read-only, introspects it and loads or builds the plan.
-// With `target`, checks the DDL (or the existing schema) against it.
+// Opens --source read-only and introspects it (the plan is left empty).
+Result<std::unique_ptr<LoadedPlan>> OpenSource(const Args& args);
+
+// Loads --plan FILE (refused when the source schema changed since) or builds
+// a plan. With `target`, checks the DDL (or the existing schema) against it.
+Status ResolvePlan(const Args& args, LoadedPlan* lp, PgConn* target, bool verbose);
+
+// Checks a built plan against the target: its DDL (rolled back), or the
+// app's existing tables.
+Status CheckPlanAgainstTarget(PgConn& target, schema::Plan* plan);
+
+// The first blocking finding as one line, for an error message.
+std::string FirstBlocking(const schema::Plan& plan);
+
+// OpenSource + ResolvePlan.
 Result<std::unique_ptr<LoadedPlan>> LoadOrBuildPlan(const Args& args, PgConn* target, bool verbose);
 
 // Connects to --target (required).

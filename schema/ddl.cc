@@ -117,9 +117,15 @@ std::vector<DdlStatement> GenerateDdl(const SourceSchema& schema, const Plan& pl
       if (c.not_null && !c.identity) sql += " NOT NULL";
       if (c.default_sql && !c.identity) sql += " DEFAULT " + *c.default_sql;
     }
-    sql += ",\n  PRIMARY KEY (" + ColumnList(tm.key_target) + ")";
     sql += "\n)";
-    out.push_back({DdlPhase::kPreData, "table", tm.source, "", sql, false, false});
+    out.push_back({DdlPhase::kPreData, "table", tm.source, "", sql, tm.target, false, false});
+    // The key is built after the load: one sorted build instead of a
+    // row-by-row insert into the index.
+    const std::string pk_name = relations.Unique(PgName(tm.target + "_pkey", NameStyle::kKeep), "key of " + tm.source);
+    out.push_back({DdlPhase::kPostData, "primary key", tm.source, "",
+                   "ALTER TABLE " + qtable + " ADD CONSTRAINT " + QuotePgIdent(pk_name) + " PRIMARY KEY (" +
+                       ColumnList(tm.key_target) + ")",
+                   pk_name, false, false});
 
     // Indexes: unique ones first (foreign keys may need them), then the rest.
     for (int pass = 0; pass < 2; ++pass) {
@@ -152,7 +158,7 @@ std::vector<DdlStatement> GenerateDdl(const SourceSchema& schema, const Plan& pl
         if (ix.partial && !ix.where_sql.empty()) isql += " WHERE " + RewriteExpr(ix.where_sql, colmap);
         bool plain = ix.where_sql.empty();
         for (const auto& ic : ix.columns) plain = plain && !ic.name.empty();
-        out.push_back({DdlPhase::kPostData, ix.unique ? "unique index" : "index", tm.source, ix.name, isql,
+        out.push_back({DdlPhase::kPostData, ix.unique ? "unique index" : "index", tm.source, ix.name, isql, name,
                        /*optional=*/!ix.unique || !plain, false});
       }
     }
@@ -166,7 +172,7 @@ std::vector<DdlStatement> GenerateDdl(const SourceSchema& schema, const Plan& pl
           if (Lower(other.source) == Lower(fk.ref_table)) ref = &other;
         }
       }
-      DdlStatement d{DdlPhase::kPostData, "foreign key", tm.source, fk.name, "", true, false};
+      DdlStatement d{DdlPhase::kPostData, "foreign key", tm.source, fk.name, "", "", true, false};
       if (ref == nullptr) {
         d.dropped = true;
         d.sql = "-- foreign key to " + fk.ref_table + ": that table is not migrated";
@@ -200,6 +206,7 @@ std::vector<DdlStatement> GenerateDdl(const SourceSchema& schema, const Plan& pl
       // does not enforce foreign keys unless the app asks, so old rows may
       // break them while new rows must not.
       std::string cname = PgName(tm.target + "_fk" + std::to_string(fk.id + 1), NameStyle::kKeep);
+      d.pg_name = cname;
       d.sql = "ALTER TABLE " + qtable + " ADD CONSTRAINT " + QuotePgIdent(cname) + " FOREIGN KEY (" + ColumnList(cols) +
               ") REFERENCES " + pg_schema + "." + QuotePgIdent(ref->target) + " (" + ColumnList(rcols) + ")";
       if (fk.on_update != FkAction::kNoAction) d.sql += std::string(" ON UPDATE ") + FkActionSql(fk.on_update);
@@ -208,18 +215,19 @@ std::vector<DdlStatement> GenerateDdl(const SourceSchema& schema, const Plan& pl
       d.sql += " NOT VALID";
       out.push_back(d);
       out.push_back({DdlPhase::kPostData, "foreign key validation", tm.source, fk.name,
-                     "ALTER TABLE " + qtable + " VALIDATE CONSTRAINT " + QuotePgIdent(cname), true, false});
+                     "ALTER TABLE " + qtable + " VALIDATE CONSTRAINT " + QuotePgIdent(cname), cname, true, false});
     }
 
     // CHECK constraints, in SQLite's expression syntax rewritten for names.
+    // Every one is named, so a re-run can tell it exists.
+    int check_no = 0;
     for (const auto& ck : t->checks) {
       if (!ck.column.empty() && colmap.find(Lower(ck.column)) == colmap.end()) continue;
-      std::string csql = "ALTER TABLE " + qtable + " ADD CHECK (" + RewriteExpr(ck.expr, colmap) + ")";
-      if (!ck.name.empty()) {
-        csql = "ALTER TABLE " + qtable + " ADD CONSTRAINT " + QuotePgIdent(PgName(ck.name, plan.options.names)) +
-               " CHECK (" + RewriteExpr(ck.expr, colmap) + ")";
-      }
-      out.push_back({DdlPhase::kPostData, "check", tm.source, ck.name, csql, true, false});
+      std::string cname = ck.name.empty() ? PgName(tm.target + "_check" + std::to_string(++check_no), NameStyle::kKeep)
+                                          : PgName(ck.name, plan.options.names);
+      std::string csql = "ALTER TABLE " + qtable + " ADD CONSTRAINT " + QuotePgIdent(cname) + " CHECK (" +
+                         RewriteExpr(ck.expr, colmap) + ")";
+      out.push_back({DdlPhase::kPostData, "check", tm.source, ck.name, csql, cname, true, false});
     }
   }
   return out;

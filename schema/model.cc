@@ -76,7 +76,8 @@ uint64_t Fnv(const std::string& s) {
 std::string SourceSchema::Fingerprint() const {
   std::string canon;
   for (const auto& t : tables) {
-    if (t.kind != TableKind::kTable) continue;
+    // slipway's own control tables are not part of the app's schema.
+    if (t.kind != TableKind::kTable || t.name.rfind("_slipway", 0) == 0) continue;
     canon += "T:" + t.name + (t.without_rowid ? ":wr" : "") + (t.strict ? ":strict" : "") + "\n";
     for (const auto& c : t.columns) {
       canon += " C:" + c.name + ":" + c.declared_type + ":" + (c.not_null ? "nn" : "") + ":" +

@@ -25,6 +25,7 @@ struct DdlStatement {
   std::string table;     // SQLite table it belongs to
   std::string name;      // SQLite name of the index/constraint, when any
   std::string sql;
+  std::string pg_name;   // the PostgreSQL object it creates (index/constraint), to make re-runs idempotent
   bool optional = false; // may be dropped (with a warning) when PostgreSQL rejects it
   bool dropped = false;  // PostgreSQL rejected it during validation
 };

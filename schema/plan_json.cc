@@ -92,6 +92,7 @@ json PlanToJson(const Plan& plan) {
                {"optional", d.optional},
                {"dropped", d.dropped}};
     if (!d.name.empty()) jd["name"] = d.name;
+    if (!d.pg_name.empty()) jd["pg_name"] = d.pg_name;
     ddl.push_back(jd);
   }
   json source_columns = json::object();
@@ -175,6 +176,7 @@ Result<Plan> PlanFromJson(const json& j) {
       d.kind = jd.at("kind").get<std::string>();
       d.table = jd.value("table", "");
       d.name = jd.value("name", "");
+      d.pg_name = jd.value("pg_name", "");
       d.sql = jd.at("sql").get<std::string>();
       d.optional = jd.value("optional", false);
       d.dropped = jd.value("dropped", false);

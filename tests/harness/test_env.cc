@@ -84,11 +84,10 @@ std::string TempDir() {
   return tmpl;
 }
 
-RunResult RunSlipway(const std::vector<std::string>& args, const std::vector<std::string>& env) {
-  RunResult r;
-  std::string dir = TempDir();
-  std::string out_path = dir + "/stdout";
-  std::string err_path = dir + "/stderr";
+namespace {
+
+pid_t Spawn(const std::string& bin, const std::vector<std::string>& args, const std::string& out_path,
+            const std::string& err_path, const std::vector<std::string>& env) {
   pid_t pid = ::fork();
   if (pid == 0) {
     int in = ::open("/dev/null", O_RDONLY);
@@ -99,24 +98,46 @@ RunResult RunSlipway(const std::vector<std::string>& args, const std::vector<std
     ::dup2(err, 2);
     for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
     std::vector<char*> argv;
-    std::string bin = SLIPWAY_BINARY;
-    argv.push_back(bin.data());
+    std::string b = bin;
+    argv.push_back(b.data());
     std::vector<std::string> copy = args;
     for (auto& a : copy) argv.push_back(a.data());
     argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
+    ::execv(b.c_str(), argv.data());
     ::_exit(127);
   }
+  return pid;
+}
+
+}  // namespace
+
+int StartProgram(const std::string& bin, const std::vector<std::string>& args, const std::string& dir,
+                 const std::vector<std::string>& env) {
+  static int n = 0;
+  std::string base = dir + "/proc" + std::to_string(++n);
+  return Spawn(bin, args, base + ".out", base + ".err", env);
+}
+
+int WaitProgram(int pid) {
   int st = 0;
   ::waitpid(pid, &st, 0);
-  if (WIFEXITED(st)) {
-    r.exit_code = WEXITSTATUS(st);
-  } else if (WIFSIGNALED(st)) {
-    r.exit_code = 128 + WTERMSIG(st);
-  }
-  r.out = ReadAll(out_path);
-  r.err = ReadAll(err_path);
+  if (WIFEXITED(st)) return WEXITSTATUS(st);
+  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+  return -1;
+}
+
+RunResult RunProgram(const std::string& bin, const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  RunResult r;
+  std::string dir = TempDir();
+  pid_t pid = Spawn(bin, args, dir + "/stdout", dir + "/stderr", env);
+  r.exit_code = WaitProgram(pid);
+  r.out = ReadAll(dir + "/stdout");
+  r.err = ReadAll(dir + "/stderr");
   return r;
+}
+
+RunResult RunSlipway(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  return RunProgram(SLIPWAY_BINARY, args, env);
 }
 
 }  // namespace slipway::testing

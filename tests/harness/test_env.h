@@ -48,6 +48,16 @@ struct RunResult {
 // Runs build/slipway with the arguments; stdin is /dev/null.
 RunResult RunSlipway(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
 
+// Runs any program to completion (stdin /dev/null); output captured.
+RunResult RunProgram(const std::string& bin, const std::vector<std::string>& args,
+                     const std::vector<std::string>& env = {});
+
+// Starts a program in the background with stdout/stderr to files in `dir`;
+// returns its pid. WaitProgram() collects its exit code (128+signal if killed).
+int StartProgram(const std::string& bin, const std::vector<std::string>& args, const std::string& dir,
+                 const std::vector<std::string>& env = {});
+int WaitProgram(int pid);
+
 // A fresh temp folder for the running test, removed at exit.
 std::string TempDir();
 

@@ -1,0 +1,101 @@
+// `slipway snapshot`: capture on, then a consistent, parallel, resumable copy.
+// A second run continues an interrupted one, with the plan stored in the
+// target by the first.
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/plan_report.h"
+#include "cli/plan_support.h"
+#include "common/exit_codes.h"
+#include "replicator/pg_state.h"
+#include "replicator/snapshot.h"
+
+namespace slipway::cli {
+
+int RunSnapshot(const std::vector<std::string>& argv) {
+  auto specs = PlanOptionSpecs();
+  specs.push_back({"jobs", true, "tables copied in parallel (default: number of cores)", "N"});
+  specs.push_back({"chunk-rows", true, "rows per chunk, each its own short read transaction (default 100000)", "N"});
+  specs.push_back({"set-wal", false, "switch a database that is not in WAL mode to WAL"});
+  specs.push_back({"truncate-existing", false, "with --target-schema existing: empty target tables that hold rows"});
+  specs.push_back({"json", false, "progress and result as JSON lines on stdout"});
+  specs.push_back({"help", false, "show this help"});
+  auto args = Args::Parse(argv, specs);
+  if (!args.ok()) return Fail(args.status());
+  if (args->Has("help")) {
+    PrintHelp("snapshot", "slipway snapshot --source FILE --target URI [--jobs N]", specs);
+    return 0;
+  }
+  auto jobs = args->GetInt("jobs", static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))));
+  auto chunk = args->GetInt("chunk-rows", 100000);
+  if (!jobs.ok()) return Fail(jobs.status());
+  if (!chunk.ok()) return Fail(chunk.status());
+  if (*jobs < 1 || *chunk < 1) return Fail(InvalidArgument("--jobs and --chunk-rows must be at least 1"));
+  if (!args->Has("source")) return Fail(InvalidArgument("missing required option --source"));
+  if (!args->Has("target")) return Fail(InvalidArgument("missing required option --target"));
+
+  auto lp = OpenSource(*args);
+  if (!lp.ok()) return Fail(lp.status());
+  auto target = ConnectTarget(*args);
+  if (!target.ok()) return Fail(target.status());
+  auto migration = replicator::ReadMigration(*target);
+  if (!migration.ok()) return Fail(migration.status());
+  if (*migration) {
+    // Resume: the plan the first run stored is the one that runs.
+    auto plan = schema::PlanFromJson((*migration)->plan);
+    if (!plan.ok()) return Fail(plan.status());
+    (*lp)->plan = std::move(*plan);
+    Status s = schema::CheckSchemaUnchanged((*lp)->plan, (*lp)->schema);
+    if (!s.ok()) return Fail(s);
+  } else {
+    Status s = ResolvePlan(*args, lp->get(), nullptr, isatty(2) != 0);
+    if (!s.ok()) return Fail(s);
+    // Tables in the way are a conflict, not a plan finding.
+    if ((*lp)->plan.options.target_schema == schema::TargetSchemaMode::kCreate) {
+      for (const auto& tm : (*lp)->plan.tables) {
+        auto r = target->ExecParams("SELECT to_regclass($1) IS NOT NULL",
+                                    {QuotePgIdent((*lp)->plan.options.pg_schema) + "." + QuotePgIdent(tm.target)});
+        if (!r.ok()) return Fail(r.status());
+        if (r->Get(0, 0) == "t") {
+          return Fail(Conflict("target table " + (*lp)->plan.options.pg_schema + "." + tm.target +
+                               " already exists and slipway did not create it; drop it, or use --target-schema existing"));
+        }
+      }
+    }
+    s = CheckPlanAgainstTarget(*target, &(*lp)->plan);
+    if (!s.ok()) return Fail(s);
+    if ((*lp)->plan.Blocked()) {
+      return Fail(Status(Code::kBlocked, "the plan blocks (" + FirstBlocking((*lp)->plan) + "); see `slipway plan`"));
+    }
+  }
+
+  replicator::SnapshotOptions o;
+  o.source_path = *args->Get("source");
+  o.target_uri = *args->Get("target");
+  o.jobs = *jobs;
+  o.chunk_rows = *chunk;
+  o.set_wal = args->Has("set-wal");
+  o.truncate_existing = args->Has("truncate-existing");
+  o.progress = args->Has("json") ? replicator::ProgressMode::kJson
+                                 : (isatty(2) ? replicator::ProgressMode::kTerminal : replicator::ProgressMode::kLog);
+  auto r = replicator::RunSnapshot(o, (*lp)->schema, (*lp)->plan);
+  if (!r.ok()) return Fail(r.status());
+  double rate = r->seconds > 0 ? r->rows / r->seconds : 0;
+  if (args->Has("json")) {
+    nlohmann::json j = {{"event", "snapshot_done"},     {"migration_id", r->migration_id},
+                        {"tables_copied", r->tables_copied}, {"tables_done_before", r->tables_skipped},
+                        {"rows", r->rows},              {"seconds", r->seconds},
+                        {"warnings", r->warnings}};
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("snapshot done: %d tables copied (%d done before), %lld rows in %.2f s (%.0f rows/s), migration %s\n",
+                r->tables_copied, r->tables_skipped, static_cast<long long>(r->rows), r->seconds, rate,
+                r->migration_id.c_str());
+    for (const auto& w : r->warnings) std::printf("warning: %s\n", w.c_str());
+  }
+  return 0;
+}
+
+}  // namespace slipway::cli

@@ -1,0 +1,202 @@
+#include "replicator/capture.h"
+
+#include <random>
+
+#include "common/failpoint.h"
+#include "replicator/table_sql.h"
+#include "sql/embedded.h"
+
+namespace slipway::replicator {
+namespace {
+
+std::string NewMigrationId() {
+  std::random_device rd;
+  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd());
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(gen()),
+                static_cast<unsigned long long>(gen()));
+  return buf;
+}
+
+std::string Trigger(const std::string& name, const std::string& when, const std::string& table,
+                    const std::string& cond, int tid, const std::vector<std::string>& keys, const char* row) {
+  std::string cols = "tid", vals = std::to_string(tid);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    cols += ", k" + std::to_string(i + 1);
+    vals += std::string(", ") + row + "." + keys[i];
+  }
+  return "CREATE TRIGGER " + QuoteSqliteIdent(name) + " " + when + " ON " + table + (cond.empty() ? "" : " WHEN " + cond) +
+         " BEGIN INSERT INTO _slipway_changelog (" + cols + ") VALUES (" + vals + "); END";
+}
+
+}  // namespace
+
+std::vector<std::string> CaptureTriggerSql(const schema::Table& table, const schema::TableMapping& tm, int tid) {
+  std::vector<std::string> out;
+  const std::string qt = QuoteSqliteIdent(table.name);
+  const std::string p = std::string(kTriggerPrefix) + std::to_string(tid) + "_";
+  std::vector<std::string> keys;
+  if (tm.key_kind == schema::KeyKind::kRowid) {
+    keys.push_back(FreeRowidName(tm));
+  } else {
+    for (const auto& k : tm.key_source) keys.push_back(QuoteSqliteIdent(k));
+  }
+  out.push_back(Trigger(p + "ins", "AFTER INSERT", qt, "", tid, keys, "NEW"));
+  out.push_back(Trigger(p + "upd", "AFTER UPDATE", qt, "", tid, keys, "NEW"));
+  out.push_back(Trigger(p + "del", "AFTER DELETE", qt, "", tid, keys, "OLD"));
+  // A key that changes: the old key is touched too. UPDATE OF keeps the cost
+  // off updates that do not name a key column.
+  std::string changed;
+  for (const auto& k : keys) changed += (changed.empty() ? "" : " OR ") + ("OLD." + k + " IS NOT NEW." + k);
+  if (tm.key_kind == schema::KeyKind::kRowid) {
+    out.push_back(Trigger(p + "key", "AFTER UPDATE", qt, changed, tid, keys, "OLD"));
+  } else {
+    std::string of;
+    for (const auto& k : keys) of += (of.empty() ? "" : ", ") + k;
+    out.push_back(Trigger(p + "key", "AFTER UPDATE OF " + of, qt, changed, tid, keys, "OLD"));
+  }
+  // INSERT OR REPLACE / UPDATE OR REPLACE can delete a *different* row that
+  // holds the same value of a secondary UNIQUE index; that delete fires no
+  // trigger unless the app's connection enabled recursive_triggers. Record the
+  // key of any row holding the new unique value before the write.
+  int n = 0;
+  for (const auto& ix : table.indexes) {
+    if (!ix.unique || ix.origin == schema::IndexOrigin::kPrimaryKey) continue;
+    bool plain = true;
+    for (const auto& ic : ix.columns) plain = plain && !ic.name.empty();
+    if (!plain || ix.columns.empty()) continue;
+    std::string match, of;
+    for (const auto& ic : ix.columns) {
+      std::string c = QuoteSqliteIdent(ic.name);
+      match += (match.empty() ? "" : " AND ") + c + " = NEW." + c;
+      of += (of.empty() ? "" : ", ") + c;
+    }
+    std::string cols = "tid", sel = std::to_string(tid);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      cols += ", k" + std::to_string(i + 1);
+      sel += ", " + keys[i];
+    }
+    std::string body = " BEGIN INSERT INTO _slipway_changelog (" + cols + ") SELECT " + sel + " FROM " + qt + " WHERE " +
+                       match + "; END";
+    std::string idx = std::to_string(++n);
+    out.push_back("CREATE TRIGGER " + QuoteSqliteIdent(p + "uqi" + idx) + " BEFORE INSERT ON " + qt + body);
+    out.push_back("CREATE TRIGGER " + QuoteSqliteIdent(p + "uqu" + idx) + " BEFORE UPDATE OF " + of + " ON " + qt + body);
+  }
+  return out;
+}
+
+Result<CaptureInfo> ReadCapture(Db& db) {
+  CaptureInfo info;
+  ASSIGN_OR_RETURN(auto has, db.QueryInt("SELECT count(*) FROM sqlite_schema WHERE name = '_slipway_meta'"));
+  if (!has || *has == 0) return Status(Code::kNotFound, "capture is not installed");
+  ASSIGN_OR_RETURN(auto id, db.QueryText("SELECT value FROM _slipway_meta WHERE key = 'migration_id'"));
+  info.migration_id = id.value_or("");
+  ASSIGN_OR_RETURN(Stmt st, db.Prepare("SELECT tid, name FROM _slipway_tables"));
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    info.tids[st.Text(1)] = static_cast<int>(st.Int(0));
+  }
+  return info;
+}
+
+Result<CaptureInfo> InstallCapture(Db& db, const schema::SourceSchema& schema, const schema::Plan& plan) {
+  for (const auto& tm : plan.tables) {
+    if (tm.key_target.size() > static_cast<size_t>(kMaxKeyColumns)) {
+      return Status(Code::kBlocked, "table " + tm.source + ": primary keys of more than " +
+                                        std::to_string(kMaxKeyColumns) + " columns are not supported");
+    }
+  }
+  // One write transaction: the app sees all of capture or none of it.
+  RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  auto rollback = [&](Status s) {
+    (void)db.Exec("ROLLBACK");
+    return s;
+  };
+  Status s = db.Exec(sql::sqlite_control);
+  if (!s.ok()) return rollback(s.Annotate("create control tables"));
+  auto id = db.QueryText("SELECT value FROM _slipway_meta WHERE key = 'migration_id'");
+  if (!id.ok()) return rollback(id.status());
+  CaptureInfo info;
+  info.migration_id = id->value_or("");
+  if (info.migration_id.empty()) {
+    info.migration_id = NewMigrationId();
+    auto st = db.Prepare("INSERT INTO _slipway_meta (key, value) VALUES ('migration_id', ?)");
+    if (!st.ok()) return rollback(st.status());
+    st->Bind(1, std::string_view(info.migration_id));
+    s = st->Run();
+    if (!s.ok()) return rollback(s);
+  }
+  for (const auto& tm : plan.tables) {
+    const schema::Table* t = schema.FindTable(tm.source);
+    if (t == nullptr) return rollback(Status(Code::kSchemaChanged, "table " + tm.source + " no longer exists"));
+    auto reg = db.Prepare("INSERT INTO _slipway_tables (name) VALUES (?) ON CONFLICT (name) DO NOTHING");
+    if (!reg.ok()) return rollback(reg.status());
+    reg->Bind(1, std::string_view(tm.source));
+    s = reg->Run();
+    if (!s.ok()) return rollback(s);
+    auto q = db.Prepare("SELECT tid FROM _slipway_tables WHERE name = ?");
+    if (!q.ok()) return rollback(q.status());
+    q->Bind(1, std::string_view(tm.source));
+    auto row = q->Step();
+    if (!row.ok()) return rollback(row.status());
+    int tid = static_cast<int>(q->Int(0));
+    info.tids[tm.source] = tid;
+    // Drop this table's old triggers (a refresh), then create them anew.
+    auto old = db.Prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE ? ESCAPE '\\'");
+    if (!old.ok()) return rollback(old.status());
+    old->Bind(1, std::string_view("\\_slipway\\_" + std::to_string(tid) + "\\_%"));
+    std::vector<std::string> names;
+    while (true) {
+      auto r = old->Step();
+      if (!r.ok()) return rollback(r.status());
+      if (!*r) break;
+      names.push_back(old->Text(0));
+    }
+    for (const auto& n : names) {
+      s = db.Exec("DROP TRIGGER " + QuoteSqliteIdent(n));
+      if (!s.ok()) return rollback(s);
+    }
+    for (const auto& sql : CaptureTriggerSql(*t, tm, tid)) {
+      s = db.Exec(sql);
+      if (!s.ok()) return rollback(s.Annotate("install capture on " + tm.source));
+    }
+  }
+  s = FailpointStatus("capture.before_commit");
+  if (!s.ok()) return rollback(s);
+  RETURN_IF_ERROR(db.Exec("COMMIT"));
+  return info;
+}
+
+Status RemoveCapture(Db& db) {
+  RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  std::vector<std::pair<std::string, std::string>> objects;
+  {
+    auto st = db.Prepare(
+        "SELECT type, name FROM sqlite_schema WHERE name LIKE '\\_slipway\\_%' ESCAPE '\\' AND type IN ('trigger', 'table')"
+        " ORDER BY type = 'table'");
+    if (!st.ok()) {
+      (void)db.Exec("ROLLBACK");
+      return st.status();
+    }
+    while (true) {
+      auto r = st->Step();
+      if (!r.ok()) {
+        (void)db.Exec("ROLLBACK");
+        return r.status();
+      }
+      if (!*r) break;
+      objects.emplace_back(st->Text(0), st->Text(1));
+    }
+  }
+  for (const auto& [type, name] : objects) {
+    Status s = db.Exec("DROP " + std::string(type == "table" ? "TABLE " : "TRIGGER ") + QuoteSqliteIdent(name));
+    if (!s.ok()) {
+      (void)db.Exec("ROLLBACK");
+      return s;
+    }
+  }
+  return db.Exec("COMMIT");
+}
+
+}  // namespace slipway::replicator

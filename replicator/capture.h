@@ -1,0 +1,39 @@
+#pragma once
+// Change capture in the app's SQLite file: triggers that record every touched
+// key in _slipway_changelog inside the app's own transaction. Installed in one
+// write transaction with the control tables; idempotent; removed by
+// RemoveCapture() without touching the app's tables.
+// Thread-safety: uses the given read-write Db; one call at a time.
+
+#include <map>
+#include <string>
+
+#include "common/sqlite.h"
+#include "schema/model.h"
+#include "schema/plan.h"
+
+namespace slipway::replicator {
+
+inline constexpr int kMaxKeyColumns = 4;
+inline constexpr const char* kTriggerPrefix = "_slipway_";
+
+struct CaptureInfo {
+  std::string migration_id;
+  std::map<std::string, int> tids;  // source table -> tid
+};
+
+// Installs (or refreshes) capture for every table of the plan and returns the
+// table ids. A new migration id is made when the file has none.
+// REQUIRES: `schema` is the introspection the plan was checked against.
+Result<CaptureInfo> InstallCapture(Db& db, const schema::SourceSchema& schema, const schema::Plan& plan);
+
+// Reads the migration id and table ids when capture is installed.
+Result<CaptureInfo> ReadCapture(Db& db);
+
+// Drops every slipway trigger and table from the file.
+Status RemoveCapture(Db& db);
+
+// The trigger statements for one table (exposed for tests and benchmarks).
+std::vector<std::string> CaptureTriggerSql(const schema::Table& table, const schema::TableMapping& tm, int tid);
+
+}  // namespace slipway::replicator

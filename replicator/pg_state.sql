@@ -1,0 +1,46 @@
+-- slipway's state in the target: one place, so any machine that reaches both
+-- databases can resume.
+CREATE SCHEMA IF NOT EXISTS slipway;
+
+CREATE TABLE IF NOT EXISTS slipway.migration (
+  singleton          boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  migration_id       text NOT NULL,
+  source_path        text NOT NULL,
+  source_fingerprint text NOT NULL,
+  plan               jsonb NOT NULL,
+  phase              text NOT NULL,
+  -- Stream position: every changelog row with seq <= applied_seq is in the
+  -- target. Advanced in the same transaction as the changes it covers.
+  applied_seq        bigint NOT NULL DEFAULT 0,
+  applied_at         timestamptz,
+  created_at         timestamptz NOT NULL DEFAULT now(),
+  updated_at         timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS slipway.tables (
+  source_table text PRIMARY KEY,
+  target_table text NOT NULL,
+  tid          integer NOT NULL UNIQUE,
+  -- pending -> copying -> loaded (data, key, indexes) -> done (foreign keys)
+  state        text NOT NULL DEFAULT 'pending',
+  -- max(changelog seq) read in the same SQLite transaction that began the
+  -- copy: changes after it are applied by the stream.
+  start_seq    bigint,
+  copied_rows  bigint NOT NULL DEFAULT 0,
+  -- The last key copied (JSON), so a resumed copy continues after it.
+  resume_after jsonb,
+  started_at   timestamptz,
+  finished_at  timestamptz
+);
+
+-- Rowid ranges of a table's copy, planned when the copy starts; each is
+-- copied and marked done in one transaction.
+CREATE TABLE IF NOT EXISTS slipway.chunks (
+  source_table text NOT NULL REFERENCES slipway.tables (source_table),
+  chunk_no     integer NOT NULL,
+  lo           bigint NOT NULL,
+  hi           bigint NOT NULL,
+  done         boolean NOT NULL DEFAULT false,
+  rows         bigint,
+  PRIMARY KEY (source_table, chunk_no)
+);

@@ -1,0 +1,42 @@
+#pragma once
+// `slipway snapshot`: installs capture in the SQLite file, creates the target
+// tables (or adopts the app's own, empty ones), copies every table in
+// parallel chunks, then builds keys, indexes, constraints and foreign keys.
+// Resumable: all state is in the target's "slipway" schema and the SQLite
+// control tables; a second run continues where the first stopped.
+// Thread-safety: Run() starts and joins its own worker threads.
+
+#include <string>
+#include <vector>
+
+#include "replicator/progress.h"
+#include "schema/model.h"
+#include "schema/plan.h"
+
+namespace slipway::replicator {
+
+struct SnapshotOptions {
+  std::string source_path;
+  std::string target_uri;
+  int jobs = 2;
+  int64_t chunk_rows = 100000;
+  bool set_wal = false;        // switch a non-WAL database to WAL
+  bool truncate_existing = false;  // empty target tables slipway did not fill
+  ProgressMode progress = ProgressMode::kLog;
+};
+
+struct SnapshotResult {
+  int64_t rows = 0;
+  int tables_copied = 0;
+  int tables_skipped = 0;  // finished by an earlier run
+  double seconds = 0;
+  std::vector<std::string> warnings;
+  std::string migration_id;
+};
+
+// REQUIRES: `plan` is clean and checked against `schema` (the caller refuses
+// a blocked plan), or is the plan stored in the target by an earlier run.
+Result<SnapshotResult> RunSnapshot(const SnapshotOptions& options, const schema::SourceSchema& schema,
+                                   const schema::Plan& plan);
+
+}  // namespace slipway::replicator
