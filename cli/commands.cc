@@ -13,12 +13,16 @@ int RunPlan(const std::vector<std::string>& argv);
 int RunVerify(const std::vector<std::string>& argv);
 int RunSnapshot(const std::vector<std::string>& argv);
 int RunCleanup(const std::vector<std::string>& argv);
+int RunStream(const std::vector<std::string>& argv);
+int RunStatus(const std::vector<std::string>& argv);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {"plan", "inspect the SQLite file and show what it becomes in PostgreSQL", RunPlan},
       {"verify", "prove source and target hold the same rows; name the keys that differ", RunVerify},
       {"snapshot", "install capture and copy every table to PostgreSQL (resumable)", RunSnapshot},
+      {"stream", "apply every change the app makes to PostgreSQL, continuously", RunStream},
+      {"status", "phase, positions, lag and apply rate of a migration", RunStatus},
       {"cleanup", "remove slipway's triggers and tables (and, with --target, its state)", RunCleanup},
   };
   return kCommands;

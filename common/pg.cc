@@ -89,6 +89,79 @@ Result<PgResult> PgConn::ExecParams(std::string_view sql, const std::vector<PgPa
   return r;
 }
 
+Status PgConn::Prepare(const std::string& name, const std::string& sql, int nparams) {
+  PgResult r(PQprepare(conn_.get(), name.c_str(), sql.c_str(), nparams, nullptr));
+  RETURN_IF_ERROR(ResultStatus(r.get(), "prepare"));
+  prepared_.push_back(name);
+  return Status::Ok();
+}
+
+bool PgConn::IsPrepared(const std::string& name) const {
+  for (const auto& p : prepared_) {
+    if (p == name) return true;
+  }
+  return false;
+}
+
+Status PgConn::BeginPipeline() {
+  if (PQenterPipelineMode(conn_.get()) != 1) return Status(Code::kRetryable, "pipeline: " + ErrorMessage());
+  queued_ = 0;
+  return Status::Ok();
+}
+
+Status PgConn::QueuePrepared(const std::string& name, const std::vector<PgParam>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  if (PQsendQueryPrepared(conn_.get(), name.c_str(), static_cast<int>(params.size()), values.data(), nullptr, nullptr,
+                          0) != 1) {
+    return Status(Code::kRetryable, "pipeline send: " + ErrorMessage());
+  }
+  ++queued_;
+  return Status::Ok();
+}
+
+Status PgConn::QueueSql(const std::string& sql) {
+  if (PQsendQueryParams(conn_.get(), sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) != 1) {
+    return Status(Code::kRetryable, "pipeline send: " + ErrorMessage());
+  }
+  ++queued_;
+  return Status::Ok();
+}
+
+Status PgConn::EndPipeline() {
+  Status first;
+  if (PQpipelineSync(conn_.get()) != 1) first = Status(Code::kRetryable, "pipeline sync: " + ErrorMessage());
+  // Each queued statement yields its result then a NULL; the sync yields
+  // PGRES_PIPELINE_SYNC.
+  bool synced = !first.ok();
+  while (!synced) {
+    PGresult* raw = PQgetResult(conn_.get());
+    if (raw == nullptr) {
+      if (PQstatus(conn_.get()) != CONNECTION_OK) {
+        first = Status(Code::kRetryable, "pipeline: " + ErrorMessage());
+        break;
+      }
+      continue;
+    }
+    PgResult r(raw);
+    ExecStatusType st = PQresultStatus(raw);
+    if (st == PGRES_PIPELINE_SYNC) {
+      synced = true;
+    } else if (st == PGRES_PIPELINE_ABORTED) {
+      if (first.ok()) first = Status(Code::kInternal, "pipeline aborted");
+    } else {
+      Status s = ResultStatus(raw, "pipeline");
+      if (!s.ok() && first.ok()) first = s;
+    }
+  }
+  if (PQexitPipelineMode(conn_.get()) != 1 && first.ok()) {
+    first = Status(Code::kRetryable, "pipeline exit: " + ErrorMessage());
+  }
+  queued_ = 0;
+  return first;
+}
+
 Status PgConn::CopyBegin(std::string_view copy_sql) {
   std::string s(copy_sql);
   PgResult r(PQexec(conn_.get(), s.c_str()));

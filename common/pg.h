@@ -58,6 +58,16 @@ class PgConn {
   Result<PgResult> ExecParams(std::string_view sql, const std::vector<PgParam>& params);
   Status Run(std::string_view sql) { return Exec(sql).status(); }
 
+  // Pipeline mode: queue many statements, one round trip. Prepare() names a
+  // statement once per connection; Queue() adds an execution; Flush() sends a
+  // sync and reads every result, returning the first error.
+  Status Prepare(const std::string& name, const std::string& sql, int nparams);
+  bool IsPrepared(const std::string& name) const;
+  Status BeginPipeline();
+  Status QueuePrepared(const std::string& name, const std::vector<PgParam>& params);
+  Status QueueSql(const std::string& sql);
+  Status EndPipeline();  // sync, read all results, leave pipeline mode
+
   // COPY ... FROM STDIN helpers.
   Status CopyBegin(std::string_view copy_sql);
   Status CopyPut(const char* data, size_t size);
@@ -73,6 +83,8 @@ class PgConn {
     void operator()(PGconn* c) const { PQfinish(c); }
   };
   std::unique_ptr<PGconn, Finish> conn_;
+  std::vector<std::string> prepared_;
+  int queued_ = 0;
 };
 
 // Quotes a PostgreSQL identifier: "name" with embedded quotes doubled.

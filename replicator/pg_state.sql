@@ -44,3 +44,11 @@ CREATE TABLE IF NOT EXISTS slipway.chunks (
   rows         bigint,
   PRIMARY KEY (source_table, chunk_no)
 );
+
+-- The running applier's heartbeat and figures, for `slipway status`.
+ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS stream_host text;
+ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS stream_pid integer;
+ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS stream_heartbeat timestamptz;
+ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS stream_stats jsonb;
+-- Set by `slipway cutover` to ask a running stream to hand over applying.
+ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS handover_requested boolean NOT NULL DEFAULT false;

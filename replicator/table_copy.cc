@@ -58,10 +58,12 @@ nlohmann::json ValuesToJson(const std::vector<schema::SqlValue>& vals) {
   return key;
 }
 
-// With last_key, the first `skip` columns are the chunk key and the key of
-// the last row streamed is returned there.
+}  // namespace
+
 Result<int64_t> StreamRows(Stmt& st, int skip, PgConn& target, const schema::TableMapping& tm, const TableSql& sql,
-                           TableProgress* progress, int64_t rows_before, nlohmann::json* last_key = nullptr) {
+                           TableProgress* progress, int64_t rows_before, nlohmann::json* last_key) {
+  TableProgress unused;
+  if (progress == nullptr) progress = &unused;
   std::vector<schema::SqlValue> key_vals(static_cast<size_t>(last_key != nullptr ? skip : 0));
   std::vector<std::string> key_bytes(key_vals.size());
   std::string buf, scratch;
@@ -125,8 +127,6 @@ Result<int64_t> StreamRows(Stmt& st, int skip, PgConn& target, const schema::Tab
 }
 
 std::string BinaryCopySql(const TableSql& sql) { return sql.PgCopyIn() + " (FORMAT binary)"; }
-
-}  // namespace
 
 nlohmann::json KeyToJson(sqlite3_stmt* stmt, int ncols) {
   std::vector<schema::SqlValue> vals;

@@ -53,6 +53,15 @@ Status CopyByKey(Db& source, PgConn& target, const schema::TableMapping& tm, con
 Status RunPostData(PgConn& target, const std::string& pg_schema, const schema::DdlStatement& d,
                    std::vector<std::string>* warnings);
 
+// Streams the rows of `st` into an open COPY (FORMAT binary), header to
+// trailer, and ends the COPY. Columns of `st`: `skip` leading columns, then
+// the rowid if the table is keyed by rowid, then the mapped columns in
+// TableSql order. With last_key, the leading columns are the chunk key and the
+// last row's is returned there. `progress` may be null.
+Result<int64_t> StreamRows(Stmt& st, int skip, PgConn& target, const schema::TableMapping& tm, const TableSql& sql,
+                           TableProgress* progress, int64_t rows_before, nlohmann::json* last_key = nullptr);
+std::string BinaryCopySql(const TableSql& sql);
+
 // The chunk key of the current row as JSON (typed, so text/blob/int survive).
 nlohmann::json KeyToJson(sqlite3_stmt* stmt, int ncols);
 // Binds a JSON key made by KeyToJson to parameters 1..n.

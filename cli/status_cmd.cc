@@ -1,0 +1,126 @@
+// `slipway status`: where a migration stands, from both databases: phase,
+// positions, lag in changes and milliseconds, the applier's heartbeat and
+// figures. Reads only.
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/plan_report.h"
+#include "common/pg.h"
+#include "common/redact.h"
+#include "common/sqlite.h"
+#include "replicator/capture.h"
+#include "replicator/pg_state.h"
+#include "replicator/session.h"
+
+namespace slipway::cli {
+
+int RunStatus(const std::vector<std::string>& argv) {
+  std::vector<OptionSpec> specs = {
+      {"source", true, "the SQLite database file", "FILE"},
+      {"target", true, "PostgreSQL connection URI", "URI"},
+      {"json", false, "print one JSON document"},
+      {"help", false, "show this help"},
+  };
+  auto args = Args::Parse(argv, specs);
+  if (!args.ok()) return Fail(args.status());
+  if (args->Has("help")) {
+    PrintHelp("status", "slipway status --source FILE --target URI [--json]", specs);
+    return 0;
+  }
+  auto source = args->Require("source");
+  auto target = args->Require("target");
+  if (!source.ok()) return Fail(source.status());
+  if (!target.ok()) return Fail(target.status());
+  auto pg = PgConn::Connect(*target);
+  if (!pg.ok()) return Fail(pg.status());
+  Status s = replicator::SetupSession(*pg, replicator::SessionRole::kReader);
+  if (!s.ok()) return Fail(s);
+  auto m = replicator::ReadMigration(*pg);
+  if (!m.ok()) return Fail(m.status());
+  auto db = Db::Open(*source, Db::Mode::kReadOnly);
+  if (!db.ok()) return Fail(db.status());
+
+  nlohmann::json j;
+  j["source"] = *source;
+  j["target"] = RedactConninfo(*target);
+  auto capture = replicator::ReadCapture(*db);
+  j["capture_installed"] = capture.ok();
+  if (!*m) {
+    j["phase"] = "none";
+  } else {
+    j["phase"] = (*m)->phase;
+    j["migration_id"] = (*m)->migration_id;
+    j["applied_seq"] = (*m)->applied_seq;
+    auto extra = pg->Exec(
+        "SELECT applied_at, stream_host, stream_pid, stream_heartbeat, extract(epoch from now() - stream_heartbeat), "
+        "stream_stats::text FROM slipway.migration");
+    if (extra.ok() && extra->Rows() == 1) {
+      j["applied_at"] = extra->Opt(0, 0).value_or("");
+      j["applier"] = {{"host", extra->Opt(0, 1).value_or("")},
+                      {"pid", extra->Opt(0, 2).value_or("")},
+                      {"heartbeat", extra->Opt(0, 3).value_or("")}};
+      bool alive = !extra->IsNull(0, 4) && std::stod(extra->Str(0, 4)) < 5.0;
+      j["applier"]["running"] = alive;
+      if (!extra->IsNull(0, 5)) j["applier"]["figures"] = nlohmann::json::parse(extra->Str(0, 5), nullptr, false);
+    }
+    auto tables = replicator::ReadTableStates(*pg);
+    if (tables.ok()) {
+      nlohmann::json t = nlohmann::json::array();
+      for (const auto& [name, st] : *tables) {
+        t.push_back({{"table", name}, {"state", st.state}, {"rows_copied", st.copied_rows},
+                     {"start_seq", st.start_seq ? nlohmann::json(*st.start_seq) : nlohmann::json(nullptr)}});
+      }
+      j["tables"] = t;
+    }
+    if (capture.ok()) {
+      auto newest = db->QueryInt("SELECT max(seq) FROM _slipway_changelog");
+      int64_t n = newest.ok() ? newest->value_or(0) : 0;
+      j["source_seq"] = n;
+      j["lag_changes"] = std::max<int64_t>(0, n - (*m)->applied_seq);
+      auto lag = db->Prepare(
+          "SELECT (julianday('now') - ts) * 86400000.0 FROM _slipway_changelog WHERE seq > ? ORDER BY seq LIMIT 1");
+      double lag_ms = 0;
+      if (lag.ok()) {
+        lag->Bind(1, (*m)->applied_seq);
+        auto row = lag->Step();
+        if (row.ok() && *row) lag_ms = lag->Real(0);
+      }
+      j["lag_ms"] = lag_ms;
+    }
+  }
+  if (args->Has("json")) {
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("migration   %s\nphase       %s\n", j.value("migration_id", "-").c_str(), j["phase"].get<std::string>().c_str());
+  if (j.contains("applied_seq")) {
+    std::printf("position    applied %lld of %lld (lag %lld changes, %.0f ms)\n",
+                static_cast<long long>(j["applied_seq"].get<int64_t>()),
+                static_cast<long long>(j.value("source_seq", int64_t{0})),
+                static_cast<long long>(j.value("lag_changes", int64_t{0})), j.value("lag_ms", 0.0));
+  }
+  if (j.contains("applier")) {
+    const auto& a = j["applier"];
+    std::printf("applier     %s", a["running"].get<bool>() ? "running" : "not running");
+    if (a["running"].get<bool>()) {
+      std::printf(" on %s pid %s", a["host"].get<std::string>().c_str(), a["pid"].get<std::string>().c_str());
+      if (a.contains("figures") && a["figures"].is_object()) {
+        std::printf(", %.0f changes/s, %lld applied, %lld errors", a["figures"].value("rate", 0.0),
+                    static_cast<long long>(a["figures"].value("changes_applied", int64_t{0})),
+                    static_cast<long long>(a["figures"].value("errors", int64_t{0})));
+      }
+    }
+    std::printf("\n");
+  }
+  if (j.contains("tables")) {
+    for (const auto& t : j["tables"]) {
+      std::printf("table       %-30s %-8s %lld rows copied\n", t["table"].get<std::string>().c_str(),
+                  t["state"].get<std::string>().c_str(), static_cast<long long>(t["rows_copied"].get<int64_t>()));
+    }
+  }
+  return 0;
+}
+
+}  // namespace slipway::cli

@@ -1,0 +1,83 @@
+// `slipway stream`: apply every change the app makes, until stopped
+// (SIGINT/SIGTERM finish the batch in flight and exit 0) or, with
+// --until-caught-up, until the lag is zero.
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/plan_report.h"
+#include "cli/plan_support.h"
+#include "cli/stream_http.h"
+#include "common/log.h"
+#include "replicator/stream.h"
+
+namespace slipway::cli {
+namespace {
+
+std::atomic<replicator::Stream*> g_stream{nullptr};
+
+void OnSignal(int) {
+  if (auto* s = g_stream.load()) s->RequestStop();
+}
+
+}  // namespace
+
+int RunStream(const std::vector<std::string>& argv) {
+  std::vector<OptionSpec> specs = {
+      {"source", true, "the SQLite database file", "FILE"},
+      {"target", true, "PostgreSQL connection URI", "URI"},
+      {"until-caught-up", false, "exit once every change is applied"},
+      {"pause-file", true, "apply nothing while this file exists", "PATH"},
+      {"max-cpu", true, "share of one core the apply loop may use (default 100)", "PERCENT"},
+      {"http", true, "serve /status, /metrics, POST /pause, /resume on ADDR:PORT (loopback)", "ADDR:PORT"},
+      {"help", false, "show this help"},
+  };
+  auto args = Args::Parse(argv, specs);
+  if (!args.ok()) return Fail(args.status());
+  if (args->Has("help")) {
+    PrintHelp("stream", "slipway stream --source FILE --target URI [--until-caught-up]", specs);
+    return 0;
+  }
+  auto source = args->Require("source");
+  auto target = args->Require("target");
+  if (!source.ok()) return Fail(source.status());
+  if (!target.ok()) return Fail(target.status());
+  auto cpu = args->GetInt("max-cpu", 100);
+  if (!cpu.ok()) return Fail(cpu.status());
+  if (*cpu < 1 || *cpu > 100) return Fail(InvalidArgument("--max-cpu must be 1..100"));
+
+  auto lp = OpenSource(*args);
+  if (!lp.ok()) return Fail(lp.status());
+  replicator::StreamOptions o;
+  o.source_path = *source;
+  o.target_uri = *target;
+  o.until_caught_up = args->Has("until-caught-up");
+  o.pause_file = args->GetOr("pause-file", "");
+  o.max_cpu_percent = *cpu;
+  replicator::Stream stream(o, (*lp)->schema);
+  (*lp)->source = Db();  // the stream opens its own connection
+
+  std::unique_ptr<StreamHttp> http;
+  if (auto addr = args->Get("http")) {
+    auto h = StreamHttp::Start(*addr, &stream);
+    if (!h.ok()) return Fail(h.status());
+    http = std::move(*h);
+  }
+  g_stream = &stream;
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  Status s = stream.Run();
+  g_stream = nullptr;
+  if (!s.ok()) return Fail(s);
+  auto& f = stream.figures();
+  std::printf("stream stopped: applied seq %lld, %lld changes in %lld rounds, lag %lld changes\n",
+              static_cast<long long>(f.applied_seq.load()), static_cast<long long>(f.changes_applied.load()),
+              static_cast<long long>(f.rounds.load()), static_cast<long long>(f.lag_changes.load()));
+  return 0;
+}
+
+}  // namespace slipway::cli

@@ -1,0 +1,310 @@
+#include "replicator/stream.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "common/failpoint.h"
+#include "common/log.h"
+#include "common/sqlite.h"
+#include "replicator/applier.h"
+#include "replicator/capture.h"
+#include "replicator/pg_state.h"
+#include "replicator/schema_watch.h"
+#include "replicator/session.h"
+#include "replicator/wal_watch.h"
+
+namespace slipway::replicator {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string HostName() {
+  char buf[256] = {0};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+}  // namespace
+
+struct Stream::Impl {
+  StreamOptions o;
+  const schema::SourceSchema& initial_schema;
+  StreamFigures& fig;
+  std::atomic<bool> stop{false};
+  WalWatch watch;
+  std::shared_ptr<spdlog::logger> log = Logger("stream");
+
+  Db db;                 // reads and prunes
+  std::optional<PgConn> pg;
+  schema::Plan plan;
+  std::string migration_id;
+  std::map<std::string, int> tids;
+  std::unique_ptr<Applier> applier;
+  std::unique_ptr<SchemaWatch> schema_watch;
+  int64_t applied = 0;
+  int retry = 0;
+  std::mt19937 rng{std::random_device{}()};
+
+  Impl(StreamOptions opts, const schema::SourceSchema& s, StreamFigures& f)
+      : o(std::move(opts)), initial_schema(s), fig(f), watch(o.source_path) {}
+
+  void SetError(const std::string& e) {
+    std::lock_guard<std::mutex> lock(fig.mu);
+    fig.last_error = e;
+  }
+
+  // Connects (or reconnects) to the target, takes the applier lock, and
+  // loads the plan and position. Retryable failures wait with backoff.
+  Status ConnectTarget() {
+    while (!stop) {
+      pg.reset();
+      applier.reset();
+      auto c = PgConn::Connect(o.target_uri);
+      Status s = c.status();
+      if (s.ok()) {
+        pg = std::move(*c);
+        s = Attach();
+      }
+      if (s.ok()) {
+        if (retry > 0) log->info("target reachable again after {} attempts; resuming at seq={}", retry, applied);
+        retry = 0;
+        fig.connected = true;
+        return Status::Ok();
+      }
+      if (s.code() != Code::kRetryable && s.code() != Code::kUnreachable) return s;
+      fig.connected = false;
+      ++fig.retries;
+      SetError(s.message());
+      // Exponential backoff with jitter: 100 ms doubling to 10 s, +-25%.
+      double base = std::min(10000.0, 100.0 * std::pow(2.0, std::min(retry, 10)));
+      std::uniform_real_distribution<double> jitter(0.75, 1.25);
+      int wait_ms = static_cast<int>(base * jitter(rng));
+      ++retry;
+      log->warn("target unavailable ({}); retry {} in {} ms", s.message(), retry, wait_ms);
+      watch.Wait(wait_ms);
+    }
+    return Status(Code::kInternal, "stopped");
+  }
+
+  Status Attach() {
+    RETURN_IF_ERROR(SetupSession(*pg, SessionRole::kApplier));
+    ASSIGN_OR_RETURN(auto m, ReadMigration(*pg));
+    if (!m) return Status(Code::kConflict, "the target has no slipway migration: run `slipway snapshot` first");
+    if (m->migration_id != migration_id) {
+      return Status(Code::kConflict, "the target holds migration " + m->migration_id + ", not this source's (" +
+                                         migration_id + ")");
+    }
+    if (m->phase == "snapshot") return Status(Code::kConflict, "the snapshot is not finished: run `slipway snapshot` again");
+    if (m->phase != "snapshotted" && m->phase != "streaming") {
+      return Status(Code::kConflict, "the migration is in phase '" + m->phase + "'; the stream only runs before cutover");
+    }
+    RETURN_IF_ERROR(EnsureStateSchema(*pg));
+    // One applier per migration.
+    ASSIGN_OR_RETURN(PgResult lock, pg->ExecParams("SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+                                                   {"slipway:" + migration_id}));
+    if (lock.Get(0, 0) != "t") {
+      return Status(Code::kConflict, "another slipway applier is running for this migration");
+    }
+    ASSIGN_OR_RETURN(plan, schema::PlanFromJson(m->plan));
+    ASSIGN_OR_RETURN(PgResult start, pg->Exec("SELECT coalesce(min(start_seq), 0) FROM slipway.tables"));
+    // Every change at or below the smallest start position is in every copy.
+    applied = std::max<int64_t>(m->applied_seq, std::stoll(start.Str(0, 0)));
+    RETURN_IF_ERROR(pg->ExecParams("UPDATE slipway.migration SET phase = 'streaming', handover_requested = false, "
+                                   "stream_host = $1, stream_pid = $2, stream_heartbeat = now()",
+                                   {HostName(), std::to_string(::getpid())})
+                        .status());
+    applier = std::make_unique<Applier>(*pg, plan, tids);
+    applier->set_pipeline_max(o.pipeline_max);
+    fig.applied_seq = applied;
+    {
+      std::lock_guard<std::mutex> l(fig.mu);
+      fig.phase = "streaming";
+    }
+    return Status::Ok();
+  }
+
+  // Carries schema additions over and copies the affected tables whole in
+  // the next apply transaction.
+  Status CarryOver() {
+    ASSIGN_OR_RETURN(std::set<int> resync, schema_watch->CarryOver(db, *pg, &tids));
+    applier = std::make_unique<Applier>(*pg, plan, tids);
+    applier->set_pipeline_max(o.pipeline_max);
+    applier->Resync(resync);
+    return Status::Ok();
+  }
+
+  bool PausedByOperator() {
+    if (fig.paused) return true;
+    struct stat st {};
+    return !o.pause_file.empty() && ::stat(o.pause_file.c_str(), &st) == 0;
+  }
+
+  Status Prune() {
+    // Never the newest row: its seq keeps the numbering from going back.
+    for (int i = 0; i < 8; ++i) {
+      auto st = db.Prepare(
+          "DELETE FROM _slipway_changelog WHERE seq IN (SELECT seq FROM _slipway_changelog WHERE seq <= ?1 AND seq < "
+          "(SELECT max(seq) FROM _slipway_changelog) ORDER BY seq LIMIT ?2)");
+      if (!st.ok()) return st.status();
+      st->Bind(1, applied).Bind(2, o.prune_batch);
+      Status s = st->Run();
+      if (!s.ok()) return s.code() == Code::kRetryable ? Status::Ok() : s;  // the app holds the lock: later
+      if (db.Changes() < o.prune_batch) break;
+    }
+    return Status::Ok();
+  }
+
+  void Heartbeat() {
+    nlohmann::json j = {{"rate", fig.rate.load()},
+                        {"rounds", fig.rounds.load()},
+                        {"changes_applied", fig.changes_applied.load()},
+                        {"lag_changes", fig.lag_changes.load()},
+                        {"lag_ms", fig.lag_ms.load()},
+                        {"errors", fig.errors.load()},
+                        {"max_batch", fig.max_batch.load()}};
+    auto r = pg->ExecParams("UPDATE slipway.migration SET stream_heartbeat = now(), stream_stats = $1::jsonb", {j.dump()});
+    (void)r;
+  }
+
+  // Reads the newest seq; applies (applied, newest] when there is anything.
+  Result<int64_t> Round() {
+    RETURN_IF_ERROR(db.Exec("BEGIN"));
+    struct EndRead {
+      Db& d;
+      ~EndRead() { (void)d.Exec("COMMIT"); }
+    } end{db};
+    ASSIGN_OR_RETURN(auto newest, db.QueryInt("SELECT max(seq) FROM _slipway_changelog"));
+    const int64_t to = newest.value_or(0);
+    fig.source_seq = to;
+    if (schema_watch) RETURN_IF_ERROR(schema_watch->Check(db));
+    if (to <= applied && !applier->has_resync()) return int64_t{0};
+    int64_t target_to = std::max(to, applied);
+    if (o.stop_at_seq >= 0 && target_to > o.stop_at_seq) target_to = std::max(applied, o.stop_at_seq);
+    if (target_to <= applied && !applier->has_resync()) return int64_t{0};
+    ASSIGN_OR_RETURN(RoundStats rs, applier->ApplyRange(db, applied, target_to));
+    applied = target_to;
+    fig.applied_seq = applied;
+    fig.rounds++;
+    fig.changes_applied += rs.changes;
+    fig.rows_written += rs.upserts;
+    fig.keys_deleted += rs.deletes;
+    fig.last_batch = rs.changes;
+    if (rs.changes > fig.max_batch) fig.max_batch = rs.changes;
+    return rs.changes;
+  }
+
+  void UpdateLag() {
+    auto newest = db.QueryInt("SELECT max(seq) FROM _slipway_changelog");
+    int64_t n = newest.ok() ? newest->value_or(0) : 0;
+    fig.source_seq = n;
+    fig.lag_changes = std::max<int64_t>(0, n - applied);
+    if (n > applied) {
+      auto ts = db.Prepare("SELECT (julianday('now') - ts) * 86400000.0 FROM _slipway_changelog WHERE seq > ?1 ORDER BY seq LIMIT 1");
+      if (ts.ok()) {
+        ts->Bind(1, applied);
+        auto row = ts->Step();
+        if (row.ok() && *row) fig.lag_ms = ts->Real(0);
+      }
+    } else {
+      fig.lag_ms = 0;
+    }
+  }
+
+  Status Run() {
+    ASSIGN_OR_RETURN(db, Db::Open(o.source_path, Db::Mode::kReadWrite, /*busy_timeout_ms=*/20));
+    ASSIGN_OR_RETURN(CaptureInfo capture, ReadCapture(db));
+    migration_id = capture.migration_id;
+    tids = capture.tids;
+    RETURN_IF_ERROR(ConnectTarget());
+    schema_watch = std::make_unique<SchemaWatch>(o.source_path, &plan);
+    Status started = schema_watch->Start(db, initial_schema);
+    if (!started.ok() && !schema_watch->pending()) return started;
+    if (schema_watch->pending()) RETURN_IF_ERROR(CarryOver());
+    log->info("streaming migration={} from seq={}", migration_id, applied);
+
+    auto last_heartbeat = Clock::now() - std::chrono::seconds(10);
+    auto rate_window = Clock::now();
+    int64_t rate_changes = 0;
+    while (!stop) {
+      if (PausedByOperator()) {
+        watch.Wait(200);
+        continue;
+      }
+      const auto t0 = Clock::now();
+      auto r = Round();
+      if (!r.ok() && r.status().code() == Code::kSchemaChanged && schema_watch->pending()) {
+        Status s = CarryOver();
+        if (!s.ok()) return s;
+        continue;
+      }
+      if (!r.ok()) {
+        Status s = r.status();
+        ++fig.errors;
+        SetError(s.message());
+        if (s.code() == Code::kRetryable || s.code() == Code::kUnreachable) {
+          log->warn("apply failed ({}); reconnecting", s.message());
+          RETURN_IF_ERROR(ConnectTarget());
+          continue;
+        }
+        return s;
+      }
+      rate_changes += *r;
+      if (*r > 0) {
+        Status ps = Prune();
+        if (!ps.ok()) log->warn("prune: {}", ps.message());
+      }
+      UpdateLag();
+      const auto now = Clock::now();
+      const double window = std::chrono::duration<double>(now - rate_window).count();
+      if (window >= 1.0) {
+        fig.rate = rate_changes / window;
+        rate_changes = 0;
+        rate_window = now;
+      }
+      if (now - last_heartbeat >= std::chrono::seconds(1)) {
+        Heartbeat();
+        last_heartbeat = now;
+        auto h = pg->Exec("SELECT handover_requested FROM slipway.migration");
+        if (h.ok() && h->Get(0, 0) == "t") {
+          log->info("cutover asked for the applier; handing over at seq={}", applied);
+          break;
+        }
+      }
+      if (o.stop_at_seq >= 0 && applied >= o.stop_at_seq) break;
+      if (fig.lag_changes == 0 && o.until_caught_up) break;
+      if (*r > 0 && o.max_cpu_percent < 100) {
+        // Duty cycle: sleep in proportion to the work just done.
+        auto busy = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        watch.Wait(static_cast<int>(busy * (100.0 / std::max(1, o.max_cpu_percent) - 1.0)));
+      }
+      if (fig.lag_changes == 0) watch.Wait(o.idle_wait_ms);
+    }
+    if (pg) {
+      Heartbeat();
+      (void)pg->ExecParams("SELECT pg_advisory_unlock(hashtextextended($1, 0))", {"slipway:" + migration_id});
+    }
+    log->info("stream stopped at seq={}", applied);
+    return Status::Ok();
+  }
+};
+
+Stream::Stream(StreamOptions options, const schema::SourceSchema& schema)
+    : impl_(std::make_unique<Impl>(std::move(options), schema, figures_)) {}
+
+Stream::~Stream() = default;
+
+Status Stream::Run() { return impl_->Run(); }
+
+void Stream::RequestStop() {
+  impl_->stop = true;
+  impl_->watch.Wake();
+}
+
+}  // namespace slipway::replicator

@@ -1,0 +1,76 @@
+#pragma once
+// `slipway stream`: continuous apply of the SQLite changelog to the target.
+// One loop: wait for the file to change (no busy-polling), read the new
+// changelog range and the touched rows in one read transaction, apply them
+// and advance the position in one target transaction (Applier), then prune the
+// applied changelog rows in small write transactions. Survives the target
+// going away (retries with backoff and jitter) and the app holding the write
+// lock (pruning waits for a later round). Exactly one applier runs per
+// migration: it holds a PostgreSQL advisory lock while applying.
+// Thread-safety: Run() on one thread; RequestStop()/SetPaused() from any
+// thread or a signal handler (RequestStop only).
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/pg.h"
+#include "schema/model.h"
+#include "schema/plan.h"
+
+namespace slipway::replicator {
+
+struct StreamOptions {
+  std::string source_path;
+  std::string target_uri;
+  bool until_caught_up = false;   // exit once lag is zero
+  std::string pause_file;         // while this file exists, apply nothing
+  int max_cpu_percent = 100;      // duty cycle of the apply loop
+  int64_t prune_batch = 2000;     // changelog rows deleted per short write tx
+  int idle_wait_ms = 200;         // longest sleep without a file event
+  int64_t pipeline_max = 500;     // keys per table applied through the pipeline
+  int64_t stop_at_seq = -1;       // cutover drain: stop once this position is applied
+};
+
+// Figures of the running stream (read by status, HTTP, metrics).
+struct StreamFigures {
+  std::atomic<int64_t> applied_seq{0};
+  std::atomic<int64_t> source_seq{0};      // newest changelog seq seen
+  std::atomic<int64_t> lag_changes{0};
+  std::atomic<double> lag_ms{0};
+  std::atomic<int64_t> rounds{0};
+  std::atomic<int64_t> changes_applied{0};
+  std::atomic<int64_t> rows_written{0};
+  std::atomic<int64_t> keys_deleted{0};
+  std::atomic<int64_t> errors{0};
+  std::atomic<int64_t> retries{0};
+  std::atomic<int64_t> last_batch{0};
+  std::atomic<int64_t> max_batch{0};
+  std::atomic<double> rate{0};             // changes/s over the last seconds
+  std::atomic<bool> paused{false};
+  std::atomic<bool> connected{false};
+  std::mutex mu;
+  std::string last_error;                  // guarded by mu
+  std::string phase;                       // guarded by mu
+};
+
+class Stream {
+ public:
+  Stream(StreamOptions options, const schema::SourceSchema& schema);
+  ~Stream();
+
+  // Runs until stopped (or caught up / stop_at_seq with those options).
+  Status Run();
+  void RequestStop();
+  void SetPaused(bool paused) { figures_.paused = paused; }
+  StreamFigures& figures() { return figures_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  StreamFigures figures_;
+};
+
+}  // namespace slipway::replicator
