@@ -1,0 +1,76 @@
+// `slipway verify`: proves the source and the target hold the same rows per
+// table; when not, names the differing keys with both values.
+// Exit 0 when every table is equal (keys changed after the target's position
+// are shown as pending and count as equal), 1 when any table differs, the
+// usual codes for errors (a missing target table: 8).
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/plan_report.h"
+#include "cli/plan_support.h"
+#include "common/exit_codes.h"
+#include "common/log.h"
+#include "cutover/verifier.h"
+#include "cutover/verify_report.h"
+
+namespace slipway::cli {
+
+int RunVerify(const std::vector<std::string>& argv) {
+  auto specs = PlanOptionSpecs();
+  specs.push_back({"json", false, "print the result as one JSON document"});
+  specs.push_back({"max-report", true, "differing keys listed per table (default 20)", "N"});
+  specs.push_back({"help", false, "show this help"});
+  auto args = Args::Parse(argv, specs);
+  if (!args.ok()) return Fail(args.status());
+  if (args->Has("help")) {
+    PrintHelp("verify", "slipway verify --source FILE --target URI [--plan FILE] [--json] [--tables LIST]", specs);
+    return 0;
+  }
+  if (!args->Has("source")) return Fail(InvalidArgument("missing required option --source"));
+  auto max_report = args->GetInt("max-report", 20);
+  if (!max_report.ok()) return Fail(max_report.status());
+  if (*max_report < 0) return Fail(InvalidArgument("--max-report must be 0 or more"));
+  auto selection = MapOptionsFrom(*args);
+  if (!selection.ok()) return Fail(selection.status());
+
+  auto target = ConnectTarget(*args);
+  if (!target.ok()) return Fail(target.status());
+  // The target is only read. With tables slipway created, the plan's DDL is
+  // not re-validated against it (its CREATE TABLEs would collide with the
+  // loaded tables); with the app's own tables, their types are the mapping.
+  const bool existing = selection->target_schema == schema::TargetSchemaMode::kExisting;
+  const bool verbose = isatty(2) != 0;
+  auto lp = LoadOrBuildPlan(*args, existing ? &*target : nullptr, verbose);
+  if (!lp.ok()) return Fail(lp.status());
+  const schema::Plan& plan = (*lp)->plan;
+
+  cutover::VerifyOptions options;
+  options.max_report = *max_report;
+  cutover::Verifier verifier((*lp)->schema.path, *target, plan.options.pg_schema, options);
+  Status open = verifier.Open();
+  if (!open.ok()) return Fail(open);
+
+  auto log = Logger("verify");
+  std::vector<cutover::TableReport> reports;
+  for (const auto& t : plan.tables) {
+    // A saved plan holds every table it was made for; --tables narrows it.
+    if (!schema::Selected(t.source, *selection)) continue;
+    auto r = verifier.VerifyTable(t);
+    if (!r.ok()) return Fail(r.status());
+    if (verbose) {
+      log->info("verified table={} rows={} equal={} pending={} seconds={:.2f}", t.source, r->source_rows,
+                r->Equal(), r->pending, r->seconds);
+    }
+    reports.push_back(std::move(*r));
+  }
+  if (args->Has("json")) {
+    std::printf("%s\n", cutover::VerifyToJson(reports).dump(2).c_str());
+  } else {
+    std::printf("%s", cutover::RenderVerifyText(reports).c_str());
+  }
+  return cutover::AllEqual(reports) ? 0 : static_cast<int>(ExitCode::kDifferent);
+}
+
+}  // namespace slipway::cli

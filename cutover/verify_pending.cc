@@ -1,0 +1,48 @@
+#include "cutover/verify_pending.h"
+
+namespace slipway::cutover {
+
+Result<bool> TargetHasPositions(PgConn& conn) {
+  ASSIGN_OR_RETURN(PgResult r, conn.Exec("SELECT to_regclass('slipway.tables') IS NOT NULL AND "
+                                         "to_regclass('slipway.migration') IS NOT NULL"));
+  return r.Get(0, 0) == "t";
+}
+
+Result<bool> SourceHasChangelog(Db& db) {
+  ASSIGN_OR_RETURN(auto n, db.QueryInt("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                                       "name IN ('_slipway_changelog', '_slipway_tables')"));
+  return n.value_or(0) == 2;
+}
+
+Result<std::optional<int64_t>> ReadTargetPosition(PgConn& conn, const std::string& source_table) {
+  ASSIGN_OR_RETURN(PgResult r,
+                   conn.ExecParams("SELECT (SELECT max(start_seq) FROM slipway.tables WHERE source_table = $1), "
+                                   "(SELECT max(applied_seq) FROM slipway.migration)",
+                                   {source_table}));
+  if (r.IsNull(0, 0)) return std::optional<int64_t>();
+  int64_t pos = std::stoll(r.Str(0, 0));
+  if (!r.IsNull(0, 1)) pos = std::max(pos, static_cast<int64_t>(std::stoll(r.Str(0, 1))));
+  return std::optional<int64_t>(pos);
+}
+
+Result<std::optional<int64_t>> ReadChangelogHead(Db& db) {
+  return db.QueryInt("SELECT max(seq) FROM _slipway_changelog");
+}
+
+Result<std::unordered_set<uint64_t>> ReadChangedKeys(Db& db, const schema::TableMapping& t,
+                                                     const CompareColumns& cols, int64_t after) {
+  ASSIGN_OR_RETURN(Stmt st, db.Prepare("SELECT c.k1, c.k2, c.k3, c.k4 FROM _slipway_changelog c "
+                                       "JOIN _slipway_tables t ON t.tid = c.tid WHERE t.name = ?1 AND c.seq > ?2"));
+  st.Bind(1, std::string_view(t.source)).Bind(2, after);
+  std::unordered_set<uint64_t> keys;
+  RowFrame frame;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    FrameChangelogKey(st.get(), 0, cols, &frame);
+    keys.insert(HashRow(frame).pending);
+  }
+  return keys;
+}
+
+}  // namespace slipway::cutover

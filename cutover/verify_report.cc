@@ -1,0 +1,121 @@
+#include "cutover/verify_report.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace slipway::cutover {
+namespace {
+
+const char* KindJson(DiffKind k) {
+  switch (k) {
+    case DiffKind::kMissing: return "missing";
+    case DiffKind::kExtra: return "extra";
+    case DiffKind::kDifferent: return "different";
+  }
+  return "?";
+}
+
+std::string StatusText(const TableReport& r) {
+  std::string s;
+  if (!r.Equal()) {
+    s = "DIFFERENT (" + std::to_string(r.mismatched) + (r.unexamined_buckets > 0 ? "+" : "") + ")";
+  } else {
+    s = "equal";
+  }
+  if (r.pending > 0) s += ", pending " + std::to_string(r.pending);
+  return s;
+}
+
+void Appendf(std::string* out, const char* fmt, auto... args) {
+  char buf[1024];
+  std::snprintf(buf, sizeof buf, fmt, args...);
+  *out += buf;
+}
+
+std::string DescribeKey(const KeyDiff& k) {
+  std::string s = k.pending ? "pending, " : "";
+  s += DiffKindName(k.kind);
+  if (k.kind == DiffKind::kDifferent) {
+    for (size_t i = 0; i < k.columns.size(); ++i) {
+      const auto& c = k.columns[i];
+      s += (i == 0 ? ": " : "; ") + c.column + " source " + c.source + ", target " + c.target;
+    }
+    if (k.columns.empty() && !k.row.empty()) s += ": " + k.row;
+  } else if (!k.row.empty()) {
+    s += " (" + k.row + ")";
+  }
+  return s;
+}
+
+}  // namespace
+
+bool AllEqual(const std::vector<TableReport>& reports) {
+  return std::all_of(reports.begin(), reports.end(), [](const TableReport& r) { return r.Equal(); });
+}
+
+std::string RenderVerifyText(const std::vector<TableReport>& reports) {
+  int width = 5;
+  for (const auto& r : reports) width = std::max(width, static_cast<int>(r.table.size()));
+  std::string out;
+  Appendf(&out, "%-*s  %12s  %12s  %-24s %8s\n", width, "table", "rows source", "rows target", "status", "seconds");
+  for (const auto& r : reports) {
+    Appendf(&out, "%-*s  %12lld  %12lld  %-24s %8.2f\n", width, r.table.c_str(),
+            static_cast<long long>(r.source_rows), static_cast<long long>(r.target_rows), StatusText(r).c_str(),
+            r.seconds);
+  }
+  for (const auto& r : reports) {
+    if (r.keys.empty() && r.mismatched == 0 && r.pending == 0 && r.unexamined_buckets == 0) continue;
+    out += "\n" + r.table + " (" + r.target + "): ";
+    if (r.mismatched > 0) out += std::to_string(r.mismatched) + " differing key(s)";
+    if (r.pending > 0) {
+      out += std::string(r.mismatched > 0 ? ", " : "") + std::to_string(r.pending) +
+             " pending (changed after the target's position" +
+             (r.position ? " " + std::to_string(*r.position) : "") + ")";
+    }
+    if (r.unexamined_buckets > 0) {
+      out += (r.mismatched + r.pending > 0 ? ", and " : "") + std::to_string(r.unexamined_buckets) +
+             " differing bucket(s) too many to narrow down";
+    }
+    out += "\n";
+    for (const auto& k : r.keys) out += "  " + k.key + "  " + DescribeKey(k) + "\n";
+    const int64_t shown = static_cast<int64_t>(r.keys.size());
+    if (r.mismatched + r.pending > shown) {
+      out += "  ... " + std::to_string(r.mismatched + r.pending - shown) + " more (see --max-report)\n";
+    }
+  }
+  return out;
+}
+
+nlohmann::json VerifyToJson(const std::vector<TableReport>& reports) {
+  nlohmann::json tables = nlohmann::json::array();
+  for (const auto& r : reports) {
+    nlohmann::json keys = nlohmann::json::array();
+    for (const auto& k : r.keys) {
+      nlohmann::json jk = {{"key", k.key}, {"kind", KindJson(k.kind)}, {"pending", k.pending}};
+      if (k.kind == DiffKind::kDifferent) {
+        nlohmann::json cols = nlohmann::json::array();
+        for (const auto& c : k.columns) cols.push_back({{"column", c.column}, {"source", c.source}, {"target", c.target}});
+        jk["columns"] = cols;
+      }
+      if (!k.row.empty()) jk["row"] = k.row;
+      keys.push_back(jk);
+    }
+    tables.push_back({{"table", r.table},
+                      {"target", r.target},
+                      {"source_rows", r.source_rows},
+                      {"target_rows", r.target_rows},
+                      {"equal", r.Equal()},
+                      {"status", r.Equal() ? "equal" : "different"},
+                      {"mismatched", r.mismatched},
+                      {"pending", r.pending},
+                      {"position", r.position ? nlohmann::json(*r.position) : nlohmann::json(nullptr)},
+                      {"buckets", r.buckets},
+                      {"differing_buckets", r.differing_buckets},
+                      {"unexamined_buckets", r.unexamined_buckets},
+                      {"seconds", r.seconds},
+                      {"keys", keys}});
+  }
+  return {{"equal", AllEqual(reports)}, {"tables", tables}};
+}
+
+}  // namespace slipway::cutover
