@@ -15,6 +15,7 @@ int RunSnapshot(const std::vector<std::string>& argv);
 int RunCleanup(const std::vector<std::string>& argv);
 int RunStream(const std::vector<std::string>& argv);
 int RunStatus(const std::vector<std::string>& argv);
+int RunCutover(const std::vector<std::string>& argv);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
@@ -23,6 +24,7 @@ const std::vector<Command>& Commands() {
       {"snapshot", "install capture and copy every table to PostgreSQL (resumable)", RunSnapshot},
       {"stream", "apply every change the app makes to PostgreSQL, continuously", RunStream},
       {"status", "phase, positions, lag and apply rate of a migration", RunStatus},
+      {"cutover", "freeze writes, drain, verify, fence SQLite, flip the app's config", RunCutover},
       {"cleanup", "remove slipway's triggers and tables (and, with --target, its state)", RunCleanup},
   };
   return kCommands;

@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/http_server.h"
+#include "cli/metrics.h"
+
 namespace slipway::cli {
 
 std::string StreamStatusJson(replicator::StreamFigures& f) {
@@ -20,36 +23,45 @@ std::string StreamStatusJson(replicator::StreamFigures& f) {
 }
 
 std::string StreamMetricsText(replicator::StreamFigures& f) {
-  std::string out;
-  auto metric = [&](const char* name, const char* type, const char* help, double value) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
-           std::to_string(value) + "\n";
-  };
-  metric("slipway_applied_seq", "gauge", "Changelog position applied to the target.", static_cast<double>(f.applied_seq));
-  metric("slipway_source_seq", "gauge", "Newest changelog position in the source.", static_cast<double>(f.source_seq));
-  metric("slipway_lag_changes", "gauge", "Changes not yet applied.", static_cast<double>(f.lag_changes));
-  metric("slipway_lag_seconds", "gauge", "Age of the oldest change not yet applied.", f.lag_ms / 1000.0);
-  metric("slipway_changes_applied_total", "counter", "Changelog rows applied.", static_cast<double>(f.changes_applied));
-  metric("slipway_rows_written_total", "counter", "Rows written to the target.", static_cast<double>(f.rows_written));
-  metric("slipway_rounds_total", "counter", "Apply transactions.", static_cast<double>(f.rounds));
-  metric("slipway_apply_rate", "gauge", "Changes applied per second.", f.rate.load());
-  metric("slipway_last_batch_changes", "gauge", "Changes in the last apply transaction.", static_cast<double>(f.last_batch));
-  metric("slipway_max_batch_changes", "gauge", "Largest apply transaction so far.", static_cast<double>(f.max_batch));
-  metric("slipway_errors_total", "counter", "Apply errors.", static_cast<double>(f.errors));
-  metric("slipway_retries_total", "counter", "Reconnect attempts to the target.", static_cast<double>(f.retries));
-  metric("slipway_paused", "gauge", "1 while an operator paused the stream.", f.paused ? 1 : 0);
+  MetricsText m;
+  auto gauge = [&](const char* name, const char* help, double v) { m.Family(name, MetricType::kGauge, help).Sample(v); };
+  auto counter = [&](const char* name, const char* help, double v) { m.Family(name, MetricType::kCounter, help).Sample(v); };
+  gauge("slipway_applied_seq", "Changelog position applied to the target.", static_cast<double>(f.applied_seq));
+  gauge("slipway_source_seq", "Newest changelog position in the source.", static_cast<double>(f.source_seq));
+  gauge("slipway_lag_changes", "Changes not yet applied.", static_cast<double>(f.lag_changes));
+  gauge("slipway_lag_seconds", "Age of the oldest change not yet applied.", f.lag_ms / 1000.0);
+  counter("slipway_changes_applied_total", "Changelog rows applied.", static_cast<double>(f.changes_applied));
+  counter("slipway_rows_written_total", "Rows written to the target.", static_cast<double>(f.rows_written));
+  counter("slipway_keys_deleted_total", "Keys whose row was gone in the source.", static_cast<double>(f.keys_deleted));
+  counter("slipway_rounds_total", "Apply transactions.", static_cast<double>(f.rounds));
+  gauge("slipway_apply_rate", "Changes applied per second.", f.rate.load());
+  gauge("slipway_last_batch_changes", "Changes in the last apply transaction.", static_cast<double>(f.last_batch));
+  gauge("slipway_max_batch_changes", "Largest apply transaction so far.", static_cast<double>(f.max_batch));
+  counter("slipway_errors_total", "Apply errors.", static_cast<double>(f.errors));
+  counter("slipway_retries_total", "Reconnect attempts to the target.", static_cast<double>(f.retries));
+  gauge("slipway_paused", "1 while an operator paused the stream.", f.paused ? 1 : 0);
+  gauge("slipway_connected", "1 while the target is reachable.", f.connected ? 1 : 0);
+  return std::move(m).Take();
+}
+
+struct StreamHttp::Impl {
+  std::unique_ptr<HttpServer> server;
+};
+
+Result<std::unique_ptr<StreamHttp>> StreamHttp::Start(const std::string& addr_port, replicator::Stream* stream) {
+  HttpHandlers h;
+  h.status_json = [stream] { return StreamStatusJson(stream->figures()); };
+  h.metrics_text = [stream] { return StreamMetricsText(stream->figures()); };
+  h.set_paused = [stream](bool paused) { stream->SetPaused(paused); };
+  ASSIGN_OR_RETURN(auto server, HttpServer::Start(addr_port, std::move(h)));
+  auto out = std::unique_ptr<StreamHttp>(new StreamHttp());
+  out->impl_ = std::make_unique<Impl>();
+  out->impl_->server = std::move(server);
   return out;
 }
 
-struct StreamHttp::Impl {};
-
-Result<std::unique_ptr<StreamHttp>> StreamHttp::Start(const std::string& addr_port, replicator::Stream* stream) {
-  (void)addr_port;
-  (void)stream;
-  return Status(Code::kInvalidArgument, "--http is not available in this build");
-}
-
+StreamHttp::StreamHttp() = default;
 StreamHttp::~StreamHttp() = default;
-uint16_t StreamHttp::port() const { return 0; }
+uint16_t StreamHttp::port() const { return impl_->server->port(); }
 
 }  // namespace slipway::cli

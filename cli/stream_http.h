@@ -17,6 +17,7 @@ class StreamHttp {
   uint16_t port() const;
 
  private:
+  StreamHttp();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -52,3 +52,8 @@ ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS stream_heartbeat timestam
 ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS stream_stats jsonb;
 -- Set by `slipway cutover` to ask a running stream to hand over applying.
 ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS handover_requested boolean NOT NULL DEFAULT false;
+-- Cutover: an operator's release of a postponed cutover, and what the app
+-- was pointed at.
+ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS release_requested boolean NOT NULL DEFAULT false;
+ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS cutover_seq bigint;
+ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS cutover_at timestamptz;

@@ -10,8 +10,9 @@ Status SetupSession(PgConn& conn, SessionRole role) {
     case SessionRole::kLoader:
       // A lost commit loses its chunk's data and its progress record
       // together, so the copy resumes from the last one that survived.
-      RETURN_IF_ERROR(conn.Run("SET synchronous_commit = off; SET maintenance_work_mem = '256MB'; SET max_parallel_maintenance_workers = 2"));
-      break;
+      RETURN_IF_ERROR(conn.Run("SET synchronous_commit = off; SET maintenance_work_mem = '256MB'; "
+                               "SET max_parallel_maintenance_workers = 0"));
+      [[fallthrough]];
     case SessionRole::kApplier:
       RETURN_IF_ERROR(conn.Run("SET session_replication_role = replica").Annotate(
           "the applier needs session_replication_role (superuser, or GRANT SET ON PARAMETER)"));

@@ -11,6 +11,7 @@
 #include "common/pg.h"
 #include "common/sqlite.h"
 #include "replicator/capture.h"
+#include "replicator/guard.h"
 #include "replicator/pg_state.h"
 #include "replicator/session.h"
 #include "replicator/scheduler.h"
@@ -84,6 +85,8 @@ Status SetUpTarget(PgConn& pg, const SnapshotOptions& o, const schema::Plan& pla
       RETURN_IF_ERROR(pg.Run(d.sql).Annotate("create " + d.table));
     }
   }
+  // From here on the target refuses writes from anyone but slipway.
+  RETURN_IF_ERROR(InstallGuard(pg, plan));
   MigrationRow m;
   m.migration_id = capture.migration_id;
   m.source_path = o.source_path;

@@ -75,6 +75,12 @@ std::string TableSql::SnapshotSelect(bool after) const {
   return sql + " ORDER BY " + keys + " LIMIT ?";
 }
 
+std::string TableSql::OrderByKeyList() const {
+  std::string out;
+  for (size_t i = 0; i < sqlite_key.size(); ++i) out += (i ? ", " : "") + sqlite_key[i];
+  return out;
+}
+
 std::string TableSql::PgCopyIn() const {
   std::string cols;
   for (size_t i = 0; i < pg_columns.size(); ++i) cols += (i ? ", " : "") + pg_columns[i];

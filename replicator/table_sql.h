@@ -30,7 +30,8 @@ struct TableSql {
   // SELECT chunk_key..., [rowid,] columns... in chunk order; with `after`
   // a "(k1, k2) > (?, ?)" predicate; LIMIT ? last.
   std::string SnapshotSelect(bool after) const;
-  std::string PgCopyIn() const;            // COPY "s"."t" (cols) FROM STDIN
+  std::string PgCopyIn() const;
+  std::string OrderByKeyList() const;      // the SQLite key expressions, comma-separated            // COPY "s"."t" (cols) FROM STDIN
 };
 
 // REQUIRES: tm comes from a plan; pg_schema is the plan's schema.

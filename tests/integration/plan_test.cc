@@ -223,7 +223,7 @@ TEST_F(PlanTest, NamesFoldCollideAndShorten) {
   PlanRun clash = Plan(db, target_, {"--mapping", mapping});
   EXPECT_EQ(clash.exit_code, 3);
   EXPECT_EQ(NotesFor(clash.plan, "MixedCase Table", "other", "blocking").size(), 1u) << clash.plan["notes"].dump(1);
-  EXPECT_EQ(NotesFor(clash.plan, "foo", "", "blocking").size(), 1u);
+  EXPECT_GE(NotesFor(clash.plan, "foo", "", "blocking").size(), 1u);
 }
 
 TEST_F(PlanTest, TableSelectionWithGlobs) {

@@ -1,0 +1,143 @@
+// `slipway cutover`: freeze, drain, verify, fence, flip. See cutover/cutover.h.
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/http_server.h"
+#include "cli/plan_report.h"
+#include "common/redact.h"
+#include "cutover/config_flip.h"
+#include "cutover/cutover.h"
+
+namespace slipway::cli {
+
+int RunCutover(const std::vector<std::string>& argv) {
+  std::vector<OptionSpec> specs = {
+      {"source", true, "the SQLite database file", "FILE"},
+      {"target", true, "PostgreSQL connection URI", "URI"},
+      {"flip-file", true, "the app's config file (.env KEY=value, or JSON)", "PATH"},
+      {"flip-key", true, "the key holding the database URL (JSON: dotted path allowed)", "KEY"},
+      {"app-url", true, "the URL written at the flip (default: --target)", "URL"},
+      {"on-flip", true, "shell command run after the flip; SLIPWAY_NEW_URL/SLIPWAY_OLD_URL in its environment", "CMD"},
+      {"max-freeze", true, "longest the app's writes may be frozen (default 1s)", "DURATION"},
+      {"max-lag", true, "changes behind at most before freezing (default 1000)", "N"},
+      {"lag-timeout", true, "how long to wait for a small lag (default 2m)", "DURATION"},
+      {"verify", true, "changed (default: full verify before, touched keys inside the freeze), full (all inside), none",
+       "MODE"},
+      {"postpone", false, "hold before the freeze until released (--release, HTTP POST /release, or removing the flag file)"},
+      {"postpone-file", true, "flag file for --postpone (default: SOURCE.slipway-postpone)", "PATH"},
+      {"release", false, "release a postponed cutover running elsewhere, then exit"},
+      {"attempts", true, "freezes tried before giving up (default 3)", "N"},
+      {"dry-run", false, "freeze, drain, verify, sync sequences, then release: SQLite stays live; report the cost"},
+      {"resume", false, "finish a cutover interrupted after SQLite was fenced"},
+      {"abort", false, "undo a cutover interrupted after the fence: unfence SQLite, restore the config"},
+      {"http", true, "serve GET /target, /status and POST /release on ADDR:PORT", "ADDR:PORT"},
+      {"json", false, "print the report as JSON"},
+      {"help", false, "show this help"},
+  };
+  auto args = Args::Parse(argv, specs);
+  if (!args.ok()) return Fail(args.status());
+  if (args->Has("help")) {
+    PrintHelp("cutover",
+              "slipway cutover --source FILE --target URI --flip-file PATH --flip-key KEY [--app-url URL] "
+              "[--on-flip CMD] [--max-freeze 1s] [--postpone] [--dry-run] [--resume] [--abort]",
+              specs);
+    return 0;
+  }
+  auto target = args->Require("target");
+  if (!target.ok()) return Fail(target.status());
+  if (args->Has("release")) {
+    Status s = cutover::ReleasePostponed(*target);
+    if (!s.ok()) return Fail(s);
+    std::printf("released\n");
+    return 0;
+  }
+  auto source = args->Require("source");
+  if (!source.ok()) return Fail(source.status());
+  cutover::CutoverOptions o;
+  o.source_path = *source;
+  o.target_uri = *target;
+  o.flip_file = args->GetOr("flip-file", "");
+  o.flip_key = args->GetOr("flip-key", "");
+  const bool needs_flip = !args->Has("dry-run");
+  if (needs_flip && (o.flip_file.empty() || o.flip_key.empty())) {
+    return Fail(InvalidArgument("--flip-file and --flip-key are required (the app's config to rewrite)"));
+  }
+  if (!o.flip_file.empty() && !args->Has("abort")) {
+    // Check the key can be read before freezing anything.
+    auto current = cutover::ReadConfigValue(o.flip_file, o.flip_key);
+    if (!current.ok() && current.status().code() != Code::kNotFound) return Fail(current.status());
+    if (!current.ok() && !args->Has("resume")) {
+      std::fprintf(stderr, "slipway: note: %s; it will be added\n", current.status().message().c_str());
+    }
+  }
+  o.app_url = args->GetOr("app-url", "");
+  o.on_flip = args->GetOr("on-flip", "");
+  auto freeze = args->GetDurationMs("max-freeze", 1000);
+  auto lag_timeout = args->GetDurationMs("lag-timeout", 120000);
+  auto max_lag = args->GetInt("max-lag", 1000);
+  auto attempts = args->GetInt("attempts", 3);
+  for (const Status& s : {freeze.status(), lag_timeout.status(), max_lag.status(), attempts.status()}) {
+    if (!s.ok()) return Fail(s);
+  }
+  o.max_freeze_ms = *freeze;
+  o.lag_timeout_ms = *lag_timeout;
+  o.max_lag = *max_lag;
+  o.attempts = *attempts;
+  std::string mode = args->GetOr("verify", "changed");
+  if (mode == "full") {
+    o.verify = cutover::VerifyMode::kFull;
+  } else if (mode == "none") {
+    o.verify = cutover::VerifyMode::kNone;
+  } else if (mode != "changed") {
+    return Fail(InvalidArgument("--verify must be changed, full or none"));
+  }
+  o.postpone = args->Has("postpone");
+  o.postpone_file = args->GetOr("postpone-file", "");
+  o.dry_run = args->Has("dry-run");
+  o.resume = args->Has("resume");
+  o.abort = args->Has("abort");
+
+  std::unique_ptr<HttpServer> http;
+  if (auto addr = args->Get("http")) {
+    HttpHandlers h;
+    std::string flip_file = o.flip_file, flip_key = o.flip_key;
+    std::string sqlite_url = "sqlite:///" + o.source_path;
+    h.target = [flip_file, flip_key, sqlite_url] {
+      auto v = cutover::ReadConfigValue(flip_file, flip_key);
+      return v.ok() ? *v : sqlite_url;
+    };
+    h.release = [] {
+      cutover::ReleaseFlag() = true;
+      return true;
+    };
+    h.status_json = [] { return std::string("{\"command\":\"cutover\"}"); };
+    auto server = HttpServer::Start(*addr, std::move(h));
+    if (!server.ok()) return Fail(server.status());
+    http = std::move(*server);
+  }
+
+  auto r = cutover::RunCutover(o);
+  if (!r.ok()) return Fail(r.status());
+  if (args->Has("json")) {
+    nlohmann::json steps = nlohmann::json::array();
+    for (const auto& s : r->steps) steps.push_back({{"step", s.step}, {"ms", s.ms}});
+    nlohmann::json j = {{"outcome", r->outcome}, {"freeze_ms", r->freeze_ms}, {"steps", steps},
+                        {"final_seq", r->final_seq}, {"attempts", r->attempts}, {"notes", r->notes}};
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+  }
+  std::printf("cutover: %s\n", r->outcome.c_str());
+  if (!r->steps.empty()) {
+    std::printf("freeze: %.1f ms (final position %lld, attempt %d)\n", r->freeze_ms,
+                static_cast<long long>(r->final_seq), r->attempts);
+    for (const auto& s : r->steps) {
+      std::printf("  %-28s %8.1f ms  %5.1f%%\n", s.step.c_str(), s.ms, r->freeze_ms > 0 ? 100.0 * s.ms / r->freeze_ms : 0);
+    }
+  }
+  for (const auto& n : r->notes) std::printf("note: %s\n", n.c_str());
+  return 0;
+}
+
+}  // namespace slipway::cli

@@ -1,0 +1,29 @@
+#pragma once
+// Verification inside the freeze: the rows of every key touched in a
+// changelog range, compared value by value (canonical forms), plus row counts
+// of every table. Costs what changed, not what exists.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/pg.h"
+#include "common/sqlite.h"
+#include "schema/plan.h"
+
+namespace slipway::cutover {
+
+struct TouchedDifference {
+  std::string table;
+  std::string key;
+  std::string what;  // "missing in target", "extra in target", "column c: source X, target Y", "count ..."
+};
+
+// REQUIRES: `source` is inside a transaction that sees the range's end; the
+// target holds the applied range.
+Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& target, const schema::Plan& plan,
+                                                     const std::map<std::string, int>& tids, int64_t from, int64_t to);
+
+Result<std::vector<TouchedDifference>> CompareCounts(Db& source, PgConn& target, const schema::Plan& plan);
+
+}  // namespace slipway::cutover

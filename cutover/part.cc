@@ -1,1 +1,0 @@
-// placeholder translation unit; the part's code arrives with its issue.
