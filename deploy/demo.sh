@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The demo: a race-timing app database under live writes, moved to a
+# throwaway local PostgreSQL that this script starts (and removes) itself.
+#   deploy/demo.sh [--rows N]      (default 200000)
+# Steps: setup + build, generate the database, start PostgreSQL, plan,
+# snapshot while the app writes, stream and show the lag, verify, cut over
+# live with app writers that follow the config file, and print the figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+ROWS=200000
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --rows) ROWS=$2; shift 2 ;;
+    *) echo "usage: deploy/demo.sh [--rows N]" >&2; exit 2 ;;
+  esac
+done
+
+bash deploy/setup.sh
+B=$ROOT/build
+SLIPWAY=$B/slipway
+WORK=$(mktemp -d /tmp/slipway-demo.XXXXXX)
+PGDIR=$WORK/pg
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [[ -n "$p" ]] && kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  "$ROOT/deploy/pg-throwaway.sh" stop "$PGDIR" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "1. the app's SQLite database: race timing, $ROWS rows"
+DB=$WORK/app.db
+"$B/bench/gen_racetiming" --out "$DB" --rows "$ROWS" --seed 42
+sqlite3 "$DB" "CREATE TABLE counters (id INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+  CREATE TABLE events_log (id INTEGER PRIMARY KEY AUTOINCREMENT, writer INTEGER NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL);
+  INSERT INTO counters VALUES (1, 0), (2, 0);"
+ENV=$WORK/app.env
+echo "DATABASE_URL=sqlite://$DB" > "$ENV"
+
+say "2. a throwaway PostgreSQL (unix socket in $PGDIR)"
+PORT=$((20000 + RANDOM % 20000))
+TARGET=$("$ROOT/deploy/pg-throwaway.sh" start "$PGDIR" "$PORT")
+echo "$TARGET"
+
+say "3. the app writes: 2 writers following $ENV (counters + log), 1 writer on results"
+for id in 1 2; do
+  "$B/bench/app_follower" --config "$ENV" --key DATABASE_URL --id "$id" --rate 100 --seconds 0 \
+    --ack-log "$WORK/acks$id.log" > "$WORK/follower$id.out" 2>&1 &
+  PIDS+=($!)
+done
+"$B/bench/app_writer" --db "$DB" --rate 200 --seconds 0 --rows-per-tx 1 > "$WORK/writer.out" 2>&1 &
+WRITER=$!
+PIDS+=($WRITER)
+sleep 1
+
+say "4. slipway plan"
+"$SLIPWAY" plan --source "$DB" --target "$TARGET" --out "$WORK/plan.json" | sed -n '/^TABLE/,/^FINDINGS/p' | head -40
+"$SLIPWAY" plan --source "$DB" --target "$TARGET" | grep -E '^RESULT'
+
+say "5. slipway snapshot (the app keeps writing)"
+"$SLIPWAY" snapshot --source "$DB" --target "$TARGET" --plan "$WORK/plan.json"
+
+say "6. slipway stream (lag while the app writes)"
+"$SLIPWAY" stream --source "$DB" --target "$TARGET" --http 127.0.0.1:0 > "$WORK/stream.out" 2>&1 &
+STREAM=$!
+PIDS+=($STREAM)
+for i in 1 2 3 4 5; do
+  sleep 1
+  "$SLIPWAY" status --source "$DB" --target "$TARGET" --json |
+    python3 -c 'import json,sys; j=json.load(sys.stdin); print("lag %d changes, %.0f ms; applied %d" % (j.get("lag_changes",0), j.get("lag_ms",0), j.get("applied_seq",0)))' 2>/dev/null ||
+    "$SLIPWAY" status --source "$DB" --target "$TARGET" | grep position
+done
+
+say "7. slipway verify (while streaming: keys changed after the target's position are 'pending')"
+"$SLIPWAY" verify --source "$DB" --target "$TARGET" --plan "$WORK/plan.json" | head -12 || true
+
+say "8. slipway cutover (live: the followers move to PostgreSQL)"
+kill -TERM "$WRITER"; wait "$WRITER" 2>/dev/null || true
+"$SLIPWAY" cutover --source "$DB" --target "$TARGET" --flip-file "$ENV" --flip-key DATABASE_URL
+wait "$STREAM" 2>/dev/null || true
+sleep 2
+for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+wait 2>/dev/null || true
+PIDS=()
+
+say "9. what the app saw"
+for id in 1 2; do tail -1 "$WORK/follower$id.out"; done
+ACKED=$(cat "$WORK"/acks*.log | wc -l)
+IN_PG=$(psql "$TARGET" -Atc "select count(*) from events_log")
+SUM_PG=$(psql "$TARGET" -Atc "select sum(n) from counters")
+echo "acknowledged writes: $ACKED; events_log rows in PostgreSQL: $IN_PG; counters sum in PostgreSQL: $SUM_PG"
+echo "config now: $(grep DATABASE_URL "$ENV" | sed 's/password=[^&]*/password=***/')"
