@@ -1,0 +1,255 @@
+// `slipway cutover` end to end: a real SQLite file written to by other
+// processes, a real PostgreSQL, crashes at every named failpoint.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "common/pg.h"
+#include "common/sqlite.h"
+#include "tests/harness/sqlite_fixture.h"
+#include "tests/harness/test_env.h"
+
+namespace slipway::testing {
+namespace {
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Can the app write to SQLite right now?
+bool SqliteAcceptsWrites(const std::string& db) {
+  auto d = Db::Open(db, Db::Mode::kReadWrite);
+  if (!d.ok()) return false;
+  return d->Exec("INSERT INTO events (name, city, country, event_date, created_at, updated_at) "
+                 "VALUES ('probe', 'c', 'x', '2024-01-01', '2024-01-01 00:00:00', '2024-01-01 00:00:00')")
+      .ok();
+}
+
+// Can the app (not slipway: no replica role) write to PostgreSQL right now?
+bool PgAcceptsWrites(const std::string& uri) {
+  auto c = PgConn::Connect(uri);
+  if (!c.ok()) return false;
+  return c->Run("INSERT INTO events (name, city, country, event_date, created_at, updated_at) "
+                "VALUES ('probe', 'c', 'x', '2024-01-01', now(), now())")
+      .ok();
+}
+
+class CutoverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    REQUIRE_PG();
+    dir_ = TempDir();
+    target_ = FreshDatabase();
+    db_ = dir_ + "/app.db";
+    RunResult g = RunProgram(SLIPWAY_GEN_RACETIMING, {"--out", db_, "--rows", "20000", "--seed", "5"});
+    ASSERT_EQ(g.exit_code, 0) << g.err;
+    RunResult s = RunSlipway({"snapshot", "--source", db_, "--target", target_});
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    env_ = dir_ + "/app.env";
+    std::ofstream(env_) << "# app settings\nDATABASE_URL=sqlite://" << db_ << "\nOTHER=1\n";
+  }
+  std::vector<std::string> CutoverArgs(std::vector<std::string> extra = {}) {
+    std::vector<std::string> a = {"cutover", "--source", db_, "--target", target_, "--flip-file", env_,
+                                  "--flip-key", "DATABASE_URL", "--json"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  std::string dir_, target_, db_, env_;
+};
+
+TEST_F(CutoverTest, MovesTheAppUnderLoad) {
+  int writer = StartProgram(SLIPWAY_APP_WRITER, {"--db", db_, "--rate", "300", "--seconds", "0", "--ack-log",
+                                                 dir_ + "/acks.log", "--seed", "9"},
+                            dir_);
+  int stream = StartProgram(SLIPWAY_BINARY, {"stream", "--source", db_, "--target", target_}, dir_);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_FALSE(PgAcceptsWrites(target_)) << "the guard refuses app writes before the cutover";
+  RunResult r = RunSlipway(CutoverArgs());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["outcome"], "cut over");
+  EXPECT_LT(j["freeze_ms"].get<double>(), 1000.0);
+  EXPECT_EQ(WaitProgram(stream), 0) << "the stream hands over and exits cleanly";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ::kill(writer, SIGTERM);
+  WaitProgram(writer);
+  // Never two writable databases: SQLite refuses, PostgreSQL accepts.
+  EXPECT_FALSE(SqliteAcceptsWrites(db_));
+  EXPECT_TRUE(PgAcceptsWrites(target_));
+  // The config was flipped, the rest of the file kept, a backup left.
+  std::string env = ReadText(env_);
+  EXPECT_NE(env.find("DATABASE_URL=" + target_), std::string::npos) << env;
+  EXPECT_NE(env.find("OTHER=1"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(env_ + ".slipway-backup"));
+  // Every write SQLite acknowledged is in PostgreSQL: the final laps per id.
+  std::map<std::string, std::string> last;
+  std::set<std::string> deleted;
+  std::ifstream acks(dir_ + "/acks.log");
+  std::string line;
+  while (std::getline(acks, line)) {
+    std::istringstream ls(line);
+    std::string op, id, laps;
+    ls >> op >> id >> laps;
+    if (op == "delete") {
+      deleted.insert(id);
+      last.erase(id);
+    } else {
+      last[id] = laps;
+      deleted.erase(id);
+    }
+  }
+  ASSERT_GT(last.size(), 10u);
+  auto pg = PgConn::Connect(target_);
+  ASSERT_TRUE(pg.ok());
+  int checked = 0;
+  for (const auto& [id, laps] : last) {
+    auto row = pg->ExecParams("SELECT laps FROM results WHERE id = $1", {id});
+    ASSERT_TRUE(row.ok());
+    ASSERT_EQ(row->Rows(), 1) << "acknowledged write of id " << id << " is missing";
+    EXPECT_EQ(row->Str(0, 0), laps) << "id " << id;
+    ++checked;
+  }
+  for (const auto& id : deleted) {
+    auto row = pg->ExecParams("SELECT 1 FROM results WHERE id = $1", {id});
+    ASSERT_TRUE(row.ok());
+    EXPECT_EQ(row->Rows(), 0) << "acknowledged delete of id " << id;
+  }
+  EXPECT_GT(checked, 10);
+  // New ids in PostgreSQL continue after every id SQLite handed out.
+  auto s = Db::Open(db_, Db::Mode::kReadOnly);
+  ASSERT_TRUE(s.ok());
+  auto seq = s->QueryInt("SELECT seq FROM sqlite_sequence WHERE name = 'results'");
+  ASSERT_TRUE(seq.ok());
+  auto next = pg->Exec("INSERT INTO results (race_id, participant_id, bib, created_at) "
+                       "SELECT race_id, participant_id, 999999, now() FROM results LIMIT 1 RETURNING id");
+  ASSERT_TRUE(next.ok()) << next.status().message();
+  EXPECT_GT(std::stoll(next->Str(0, 0)), seq->value_or(0));
+  // Running it again is safe.
+  RunResult again = RunSlipway(CutoverArgs());
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(again.out)["outcome"], "already cut over");
+}
+
+TEST_F(CutoverTest, DryRunLeavesSqliteLive) {
+  RunResult r = RunSlipway(CutoverArgs({"--dry-run"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["outcome"], "dry run");
+  EXPECT_GE(j["steps"].size(), 5u);
+  EXPECT_TRUE(SqliteAcceptsWrites(db_));
+  EXPECT_FALSE(PgAcceptsWrites(target_));
+  EXPECT_NE(ReadText(env_).find("sqlite://"), std::string::npos);
+}
+
+TEST_F(CutoverTest, FreezeBudgetExceededReleasesTheLock) {
+  RunResult r = RunSlipway(CutoverArgs({"--max-freeze", "0ms", "--attempts", "2"}));
+  EXPECT_EQ(r.exit_code, 6) << r.err;
+  EXPECT_NE(r.err.find("budget"), std::string::npos) << r.err;
+  EXPECT_TRUE(SqliteAcceptsWrites(db_));
+  EXPECT_FALSE(PgAcceptsWrites(target_));
+}
+
+TEST_F(CutoverTest, PostponedUntilReleased) {
+  std::string flag = dir_ + "/hold";
+  int cut = StartProgram(SLIPWAY_BINARY, {"cutover", "--source", db_, "--target", target_, "--flip-file", env_,
+                                          "--flip-key", "DATABASE_URL", "--postpone", "--postpone-file", flag},
+                         dir_);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_TRUE(std::filesystem::exists(flag));
+  EXPECT_TRUE(SqliteAcceptsWrites(db_)) << "held before the freeze";
+  RunResult rel = RunSlipway({"cutover", "--target", target_, "--release"});
+  EXPECT_EQ(rel.exit_code, 0) << rel.err;
+  EXPECT_EQ(WaitProgram(cut), 0);
+  EXPECT_FALSE(SqliteAcceptsWrites(db_));
+}
+
+// A crash at each named point leaves one writable database at most, and
+// --resume (or --abort) ends in a clean state.
+TEST_F(CutoverTest, KilledAtEveryFailpoint) {
+  struct Case {
+    std::string point;
+    bool fenced;   // SQLite refuses writes after the crash
+  };
+  const std::vector<Case> cases = {
+      {"cutover.after_lock", false},         {"cutover.after_drain", false},
+      {"cutover.before_fence_commit", false}, {"cutover.after_fence_commit", true},
+      {"cutover.after_flip", true},          {"cutover.before_open_commit", true},
+  };
+  std::string base_db = db_ + ".base";
+  std::filesystem::copy_file(db_, base_db);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const auto& c = cases[i];
+    SCOPED_TRACE(c.point);
+    if (i > 0) {
+      // A fresh pair for each case.
+      target_ = FreshDatabase();
+      std::filesystem::remove(db_ + "-wal");
+      std::filesystem::remove(db_ + "-shm");
+      std::filesystem::copy_file(base_db, db_, std::filesystem::copy_options::overwrite_existing);
+      auto d = Db::Open(db_, Db::Mode::kReadWrite);
+      ASSERT_TRUE(d.ok());
+      ASSERT_TRUE(d->Exec("DROP TABLE IF EXISTS _slipway_meta").ok());
+      d = Db();
+      ASSERT_EQ(RunSlipway({"cleanup", "--source", db_}).exit_code, 0);
+      ASSERT_EQ(RunSlipway({"snapshot", "--source", db_, "--target", target_}).exit_code, 0);
+      std::ofstream(env_) << "DATABASE_URL=sqlite://" << db_ << "\n";
+      std::filesystem::remove(env_ + ".slipway-backup");
+    }
+    RunResult crashed = RunSlipway(CutoverArgs(), {"SLIPWAY_FAILPOINTS=" + c.point + "=crash"});
+    ASSERT_EQ(crashed.exit_code, 128 + SIGKILL) << crashed.err;
+    bool sqlite_writable = SqliteAcceptsWrites(db_);
+    bool pg_writable = PgAcceptsWrites(target_);
+    EXPECT_FALSE(sqlite_writable && pg_writable) << "two writable databases";
+    EXPECT_EQ(sqlite_writable, !c.fenced);
+    EXPECT_FALSE(pg_writable);
+    if (!c.fenced) {
+      // As if nothing happened: a new cutover goes through.
+      RunResult again = RunSlipway(CutoverArgs());
+      ASSERT_EQ(again.exit_code, 0) << again.err;
+    } else if (i % 2 == 0) {
+      RunResult abort = RunSlipway(CutoverArgs({"--abort"}));
+      ASSERT_EQ(abort.exit_code, 0) << abort.err;
+      EXPECT_TRUE(SqliteAcceptsWrites(db_));
+      EXPECT_FALSE(PgAcceptsWrites(target_));
+      EXPECT_NE(ReadText(env_).find("sqlite://"), std::string::npos);
+      RunResult again = RunSlipway(CutoverArgs());
+      ASSERT_EQ(again.exit_code, 0) << again.err;
+    } else {
+      RunResult plain = RunSlipway(CutoverArgs());
+      EXPECT_EQ(plain.exit_code, 8) << "a fenced SQLite needs --resume or --abort";
+      RunResult resume = RunSlipway(CutoverArgs({"--resume"}));
+      ASSERT_EQ(resume.exit_code, 0) << resume.err;
+    }
+    EXPECT_FALSE(SqliteAcceptsWrites(db_));
+    EXPECT_TRUE(PgAcceptsWrites(target_));
+    EXPECT_NE(ReadText(env_).find("DATABASE_URL=" + target_), std::string::npos);
+    RunResult v = RunSlipway({"verify", "--source", db_, "--target", target_, "--tables", "results,races,participants"});
+    EXPECT_EQ(v.exit_code, 0) << v.out;
+  }
+}
+
+TEST_F(CutoverTest, ConfigFlipKeepsJsonAndPermissions) {
+  std::string json_cfg = dir_ + "/config.json";
+  std::ofstream(json_cfg) << R"({"name": "app", "database": {"url": "sqlite:///x.db", "pool": 5}})";
+  std::filesystem::permissions(json_cfg, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  RunResult r = RunSlipway({"cutover", "--source", db_, "--target", target_, "--flip-file", json_cfg, "--flip-key",
+                            "database.url", "--app-url", "postgresql://app@db/app"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(ReadText(json_cfg));
+  EXPECT_EQ(j["database"]["url"], "postgresql://app@db/app");
+  EXPECT_EQ(j["database"]["pool"], 5);
+  EXPECT_EQ(j["name"], "app");
+  auto perms = std::filesystem::status(json_cfg).permissions();
+  EXPECT_EQ(perms & std::filesystem::perms::all, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+}
+
+}  // namespace
+}  // namespace slipway::testing
