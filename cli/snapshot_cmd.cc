@@ -20,6 +20,8 @@ int RunSnapshot(const std::vector<std::string>& argv) {
   specs.push_back({"chunk-rows", true, "rows per chunk, each its own short read transaction (default 100000)", "N"});
   specs.push_back({"set-wal", false, "switch a database that is not in WAL mode to WAL"});
   specs.push_back({"truncate-existing", false, "with --target-schema existing: empty target tables that hold rows"});
+  specs.push_back({"pause-file", true, "start no new chunk while this file exists (throttle)", "PATH"});
+  specs.push_back({"max-cpu", true, "share of time each worker may work, 1..100 (default 100)", "PERCENT"});
   specs.push_back({"json", false, "progress and result as JSON lines on stdout"});
   specs.push_back({"help", false, "show this help"});
   auto args = Args::Parse(argv, specs);
@@ -78,6 +80,11 @@ int RunSnapshot(const std::vector<std::string>& argv) {
   o.chunk_rows = *chunk;
   o.set_wal = args->Has("set-wal");
   o.truncate_existing = args->Has("truncate-existing");
+  o.pause_file = args->GetOr("pause-file", "");
+  auto cpu = args->GetInt("max-cpu", 100);
+  if (!cpu.ok()) return Fail(cpu.status());
+  if (*cpu < 1 || *cpu > 100) return Fail(InvalidArgument("--max-cpu must be 1..100"));
+  o.max_cpu_percent = *cpu;
   o.progress = args->Has("json") ? replicator::ProgressMode::kJson
                                  : (isatty(2) ? replicator::ProgressMode::kTerminal : replicator::ProgressMode::kLog);
   auto r = replicator::RunSnapshot(o, (*lp)->schema, (*lp)->plan);

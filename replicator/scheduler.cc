@@ -2,6 +2,8 @@
 
 #include <thread>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "common/failpoint.h"
@@ -179,8 +181,17 @@ Status Scheduler::RunTasks() {
         queue_.pop_front();
         ++in_flight_;
       }
+      // Operator throttle: a pause file holds new work; a CPU budget makes
+      // each worker rest in proportion to what it just did.
+      while (!options_.pause_file.empty() && ::access(options_.pause_file.c_str(), F_OK) == 0 && !failed_) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
       const auto t0 = std::chrono::steady_clock::now();
       s = Execute(w, task);
+      if (s.ok() && options_.max_cpu_percent < 100) {
+        auto busy = std::chrono::steady_clock::now() - t0;
+        std::this_thread::sleep_for(busy * (100.0 / std::max(1, options_.max_cpu_percent) - 1.0));
+      }
       Logger("snapshot")->debug("task kind={} table={} chunk={} stmt={} ms={:.0f}", static_cast<int>(task.kind),
                                 task.table != nullptr ? task.table->tm->source : "", task.chunk.chunk_no,
                                 task.stmt != nullptr ? task.stmt->kind : "",

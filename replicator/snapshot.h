@@ -23,6 +23,8 @@ struct SnapshotOptions {
   bool set_wal = false;        // switch a non-WAL database to WAL
   bool truncate_existing = false;  // empty target tables slipway did not fill
   ProgressMode progress = ProgressMode::kLog;
+  std::string pause_file;      // while this file exists, no new chunk starts
+  int max_cpu_percent = 100;   // each worker sleeps in proportion to its work
 };
 
 struct SnapshotResult {

@@ -122,6 +122,16 @@ Result<Plan> BuildPlan(Db& db, const SourceSchema& schema, const MapOptions& opt
       const Column& c = t.columns[i];
       if (c.hidden) continue;
       ColumnMapping cm = MapColumn(t, c, audit.columns[i], options.profile, &plan.notes);
+      if (c.pk_position > 0 && audit.columns[i].nulls > 0) {
+        // SQLite lets a non-INTEGER primary key of a rowid table hold NULLs.
+        Note n = TableNote(Severity::kBlocking, t.name,
+                           "primary key column holds " + std::to_string(audit.columns[i].nulls) +
+                               " NULLs (SQLite allows that outside INTEGER PRIMARY KEY); a PostgreSQL key cannot: "
+                               "give those rows keys, or skip the table in a mapping file");
+        n.column = c.name;
+        n.count = audit.columns[i].nulls;
+        plan.notes.push_back(n);
+      }
       cm.target = PgName(c.name, options.names);
       const ColumnOverride* co = nullptr;
       if (to != nullptr) {

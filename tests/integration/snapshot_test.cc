@@ -313,5 +313,40 @@ TEST_F(SnapshotTest, CopyPlusChangelogReproducesTheSourceUnderWrites) {
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
 }
 
+// Every corpus database the plan accepts arrives equal.
+TEST_F(SnapshotTest, EveryCorpusDatabaseThePlanAcceptsArrivesEqual) {
+  namespace fs = std::filesystem;
+  int copied = 0;
+  for (const auto& e : fs::recursive_directory_iterator(CorpusPath(""))) {
+    if (!e.is_regular_file() || (e.path().extension() != ".db" && e.path().extension() != ".sqlite")) continue;
+    SCOPED_TRACE(e.path().string());
+    std::string case_dir = TempDir();
+    std::string db = CopyFile(e.path().string(), case_dir);
+    std::string target = FreshDatabase();
+    if (RunSlipway({"plan", "--source", db, "--target", target}).exit_code != 0) continue;
+    RunResult s = RunSlipway({"snapshot", "--source", db, "--target", target, "--set-wal", "--chunk-rows", "500"});
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    RunResult v = Verify(db, target);
+    EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+    ++copied;
+  }
+  EXPECT_GE(copied, 25);
+}
+
+// A saved plan is refused, naming the change, once the source schema moved.
+TEST_F(SnapshotTest, SavedPlanRefusedAfterSchemaChange) {
+  std::string db = MakeSqlite(dir_, "p.db", "PRAGMA journal_mode=WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT);");
+  std::string plan = dir_ + "/plan.json";
+  ASSERT_EQ(RunSlipway({"plan", "--source", db, "--out", plan}).exit_code, 0);
+  {
+    auto d = Db::Open(db, Db::Mode::kReadWrite);
+    ASSERT_TRUE(d.ok());
+    ASSERT_TRUE(d->Exec("ALTER TABLE t ADD COLUMN added_later INTEGER").ok());
+  }
+  RunResult r = RunSlipway({"snapshot", "--source", db, "--target", target_, "--plan", plan});
+  EXPECT_EQ(r.exit_code, 9) << r.err;
+  EXPECT_NE(r.err.find("t.added_later"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace slipway::testing
