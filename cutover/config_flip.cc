@@ -3,6 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <optional>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "common/durable_file.h"
@@ -63,36 +66,46 @@ std::string BackupPath(const std::string& path) { return path + ".slipway-backup
 
 Result<std::string> SetEnvValue(const std::string& content, const std::string& key, const std::string& value) {
   if (value.find('\n') != std::string::npos) return InvalidArgument("a config value cannot hold a newline");
-  std::string out;
-  bool done = false;
+  std::vector<std::string> lines;
   size_t pos = 0;
   while (pos < content.size()) {
     size_t nl = content.find('\n', pos);
-    std::string line = content.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-    std::string k, v, prefix;
-    if (!done && ParseEnvLine(line, &k, &v, &prefix) && k == key) {
-      // Keep the quoting the file used.
-      char q = (!v.empty() && (v.front() == '"' || v.front() == '\'')) ? v.front() : 0;
-      bool needs_quotes = value.find_first_of(" #\"'$`\\") != std::string::npos;
-      if (q == 0 && needs_quotes) q = '\'';
-      if (q == '\'' && value.find('\'') != std::string::npos) q = '"';
-      std::string rendered = value;
-      if (q == '"') {
-        rendered.clear();
-        for (char c : value) {
-          if (c == '"' || c == '\\' || c == '$' || c == '`') rendered += '\\';
-          rendered += c;
-        }
-      }
-      line = prefix + key + "=" + (q ? std::string(1, q) : "") + rendered + (q ? std::string(1, q) : "");
-      done = true;
-    }
-    out += line;
+    lines.push_back(content.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
     if (nl == std::string::npos) break;
-    out += '\n';
     pos = nl + 1;
   }
-  if (!done) {
+  const bool trailing_newline = !content.empty() && content.back() == '\n';
+  // A shell or a dotenv reader takes the last assignment: rewrite that one.
+  int target = -1;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::string k, v, prefix;
+    if (ParseEnvLine(lines[i], &k, &v, &prefix) && k == key) target = static_cast<int>(i);
+  }
+  if (target >= 0) {
+    std::string k, v, prefix;
+    ParseEnvLine(lines[static_cast<size_t>(target)], &k, &v, &prefix);
+    // Keep the quoting the file used.
+    char q = (!v.empty() && (v.front() == '"' || v.front() == '\'')) ? v.front() : 0;
+    bool needs_quotes = value.find_first_of(" #\"'$`\\") != std::string::npos;
+    if (q == 0 && needs_quotes) q = '\'';
+    if (q == '\'' && value.find('\'') != std::string::npos) q = '"';
+    std::string rendered = value;
+    if (q == '"') {
+      rendered.clear();
+      for (char c : value) {
+        if (c == '"' || c == '\\' || c == '$' || c == '`') rendered += '\\';
+        rendered += c;
+      }
+    }
+    lines[static_cast<size_t>(target)] =
+        prefix + key + "=" + (q ? std::string(1, q) : "") + rendered + (q ? std::string(1, q) : "");
+  }
+  std::string out;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    out += lines[i];
+    if (i + 1 < lines.size() || trailing_newline) out += '\n';
+  }
+  if (target < 0) {
     if (!out.empty() && out.back() != '\n') out += '\n';
     out += key + "=" + value + "\n";
   }
@@ -125,14 +138,16 @@ Result<std::string> ReadConfigValue(const std::string& path, const std::string& 
     return Status(Code::kNotFound, "key " + key + " not found in " + path);
   }
   size_t pos = 0;
+  std::optional<std::string> found;
   while (pos <= content.size()) {
     size_t nl = content.find('\n', pos);
     std::string line = content.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
     std::string k, v, prefix;
-    if (ParseEnvLine(line, &k, &v, &prefix) && k == key) return Unquote(v);
+    if (ParseEnvLine(line, &k, &v, &prefix) && k == key) found = Unquote(v);  // the last one wins
     if (nl == std::string::npos) break;
     pos = nl + 1;
   }
+  if (found) return *found;
   return Status(Code::kNotFound, "key " + key + " not found in " + path);
 }
 

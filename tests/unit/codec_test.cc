@@ -118,6 +118,10 @@ TEST(ConfigFlip, EnvKeepsOtherLinesAndQuoting) {
   ASSERT_TRUE(spaced.ok());
   EXPECT_EQ(*spaced, "B='host=h password=p w'\n");
   EXPECT_FALSE(cutover::SetEnvValue("B=1\n", "B", "two\nlines").ok());
+  // Like a shell, the last assignment is the one that counts.
+  auto dup = cutover::SetEnvValue("K=a\nK=b\n", "K", "c");
+  ASSERT_TRUE(dup.ok());
+  EXPECT_EQ(*dup, "K=a\nK=c\n");
 }
 
 TEST(ConfigFlip, JsonTopLevelAndDottedKeys) {
