@@ -16,10 +16,11 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-bash deploy/setup.sh
+bash deploy/setup.sh slipway gen_racetiming app_writer app_follower
 B=$ROOT/build
 SLIPWAY=$B/slipway
 WORK=$(mktemp -d /tmp/slipway-demo.XXXXXX)
+chmod 755 "$WORK"  # the postgres user must reach the cluster folder inside
 PGDIR=$WORK/pg
 PIDS=()
 cleanup() {
@@ -57,8 +58,10 @@ PIDS+=($WRITER)
 sleep 1
 
 say "4. slipway plan"
-"$SLIPWAY" plan --source "$DB" --target "$TARGET" --out "$WORK/plan.json" | sed -n '/^TABLE/,/^FINDINGS/p' | head -40
-"$SLIPWAY" plan --source "$DB" --target "$TARGET" | grep -E '^RESULT'
+"$SLIPWAY" plan --source "$DB" --target "$TARGET" --out "$WORK/plan.json" > "$WORK/plan.txt"
+sed -n '/^TABLE results/,/^$/p' "$WORK/plan.txt"
+sed -n '/^FINDINGS/,/^DDL/p' "$WORK/plan.txt" | grep -v '^DDL' || true
+grep -E '^RESULT' "$WORK/plan.txt"
 
 say "5. slipway snapshot (the app keeps writing)"
 "$SLIPWAY" snapshot --source "$DB" --target "$TARGET" --plan "$WORK/plan.json"
@@ -75,7 +78,8 @@ for i in 1 2 3 4 5; do
 done
 
 say "7. slipway verify (while streaming: keys changed after the target's position are 'pending')"
-"$SLIPWAY" verify --source "$DB" --target "$TARGET" --plan "$WORK/plan.json" | head -12 || true
+"$SLIPWAY" verify --source "$DB" --target "$TARGET" --plan "$WORK/plan.json" > "$WORK/verify.txt" || true
+sed -n '1,12p' "$WORK/verify.txt"
 
 say "8. slipway cutover (live: the followers move to PostgreSQL)"
 kill -TERM "$WRITER"; wait "$WRITER" 2>/dev/null || true

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what slipway needs from Debian's packages (idempotent) and builds
 # it into build/. Works as root, or as a user with sudo.
-#   deploy/setup.sh            install + build (Release with debug info)
+#   deploy/setup.sh [TARGET...] install + build (everything, or only the named targets)
 #   SLIPWAY_SKIP_INSTALL=1     only build
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,5 +34,9 @@ fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build -DCMAKE_BUILD_TYPE="${SLIPWAY_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
-cmake --build build -j "$jobs"
-echo "setup: built build/slipway" >&2
+if [[ $# -gt 0 ]]; then
+  cmake --build build -j "$jobs" --target "$@"
+else
+  cmake --build build -j "$jobs"
+fi
+echo "setup: built in build/" >&2

@@ -1,5 +1,7 @@
 #include "replicator/applier.h"
 
+#include <atomic>
+
 #include "common/failpoint.h"
 #include "replicator/table_copy.h"
 #include "schema/binary_codec.h"
@@ -18,8 +20,12 @@ constexpr const char* kRange = " FROM _slipway_changelog WHERE tid = ?1 AND seq 
 
 }  // namespace
 
+// Prepared statements are named per applier: a new applier (after a schema
+// change added a column) never reuses a statement of the old column list.
+std::atomic<int> g_generation{0};
+
 Applier::Applier(PgConn& target, const schema::Plan& plan, std::map<std::string, int> tids)
-    : target_(target), plan_(plan) {
+    : target_(target), plan_(plan), generation_(++g_generation) {
   for (const auto& tm : plan.tables) {
     auto it = tids.find(tm.source);
     if (it == tids.end()) continue;
@@ -63,8 +69,8 @@ Status Applier::EncodeKey(const Table& t, sqlite3_stmt* st, int first, std::vect
 }
 
 Status Applier::EnsurePrepared(Table& t) {
-  const std::string del = "slipway_del_" + std::to_string(t.tid);
-  const std::string ins = "slipway_ins_" + std::to_string(t.tid);
+  const std::string del = "slipway_del_" + std::to_string(t.tid) + "_" + std::to_string(generation_);
+  const std::string ins = "slipway_ins_" + std::to_string(t.tid) + "_" + std::to_string(generation_);
   if (target_.IsPrepared(del)) return Status::Ok();
   const size_t nkey = t.sql.sqlite_key.size();
   std::string where;
@@ -82,8 +88,8 @@ Status Applier::EnsurePrepared(Table& t) {
 }
 
 Status Applier::ApplyPipelined(Db& source, Table& t, int64_t from, int64_t to, RoundStats* stats) {
-  const std::string del = "slipway_del_" + std::to_string(t.tid);
-  const std::string ins = "slipway_ins_" + std::to_string(t.tid);
+  const std::string del = "slipway_del_" + std::to_string(t.tid) + "_" + std::to_string(generation_);
+  const std::string ins = "slipway_ins_" + std::to_string(t.tid) + "_" + std::to_string(generation_);
   const size_t nkey = t.sql.sqlite_key.size();
   // Every touched key is deleted before any row is inserted.
   ASSIGN_OR_RETURN(Stmt keys, source.Prepare("SELECT DISTINCT " + KeyColumnsList(nkey) + kRange));
@@ -226,7 +232,11 @@ Result<RoundStats> Applier::ApplyRange(Db& source, int64_t from, int64_t to) {
   } abort{target_};
   for (int tid : resync_) {
     auto it = tables_.find(tid);
-    if (it != tables_.end()) RETURN_IF_ERROR(CopyWhole(source, it->second, &stats));
+    if (it == tables_.end()) continue;
+    RETURN_IF_ERROR(CopyWhole(source, it->second, &stats));
+    // The whole copy and clearing its mark commit together.
+    RETURN_IF_ERROR(target_.ExecParams("UPDATE slipway.tables SET resync = false WHERE tid = $1", {std::to_string(tid)})
+                        .status());
   }
   std::vector<Table*> small;
   for (const auto& [tid, n] : touched) {

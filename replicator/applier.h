@@ -73,6 +73,7 @@ class Applier {
   std::map<int, Table> tables_;  // by tid
   int64_t pipeline_max_ = 500;
   std::set<int> resync_;
+  int generation_ = 0;
 };
 
 }  // namespace slipway::replicator

@@ -57,3 +57,6 @@ ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS handover_requested boolea
 ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS release_requested boolean NOT NULL DEFAULT false;
 ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS cutover_seq bigint;
 ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS cutover_at timestamptz;
+-- Tables to copy whole in the next apply transaction (after a schema change
+-- the stream carried over); cleared in that transaction.
+ALTER TABLE slipway.tables ADD COLUMN IF NOT EXISTS resync boolean NOT NULL DEFAULT false;

@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "replicator/capture.h"
+#include "replicator/guard.h"
 #include "schema/audit.h"
 #include "schema/identifiers.h"
 #include "schema/introspect.h"
@@ -76,6 +77,11 @@ Status SchemaWatch::Check(Db& db) {
 
 Result<std::set<int>> SchemaWatch::CarryOver(Db& db, PgConn& pg, std::map<std::string, int>* tids) {
   auto log = Logger("stream");
+  // Work on a copy: a failure (e.g. the app holds the write lock) leaves the
+  // plan as it was, and the carry-over is tried again.
+  schema::Plan next = *plan_;
+  schema::Plan* plan_ = &next;
+  std::map<std::string, int> new_tids = *tids;
   ASSIGN_OR_RETURN(schema::SourceSchema now, schema::Introspect(db));
   now.path = path_;
   std::set<std::string> resync;
@@ -141,13 +147,20 @@ Result<std::set<int>> SchemaWatch::CarryOver(Db& db, PgConn& pg, std::map<std::s
   }
   // Capture for new tables (and refreshed triggers), committed before the
   // rows are read, so no change to them is missed.
-  ASSIGN_OR_RETURN(CaptureInfo capture, InstallCapture(db, now, *plan_));
-  *tids = capture.tids;
+  RETURN_IF_ERROR(InstallGuard(pg, *plan_));
+  sqlite3_busy_timeout(db.get(), 5000);
+  auto capture = InstallCapture(db, now, *plan_);
+  sqlite3_busy_timeout(db.get(), 20);
+  if (!capture.ok()) return capture.status();
+  new_tids = capture->tids;
   for (const auto& table : pending_.added_tables) {
     RETURN_IF_ERROR(pg.ExecParams("INSERT INTO slipway.tables (source_table, target_table, tid, state, start_seq, started_at, "
                                   "finished_at) VALUES ($1, $2, $3, 'done', 0, now(), now()) ON CONFLICT DO NOTHING",
-                                  {table, plan_->FindTable(table)->target, std::to_string(tids->at(table))})
+                                  {table, plan_->FindTable(table)->target, std::to_string(new_tids.at(table))})
                         .status());
+  }
+  for (const auto& t : resync) {
+    RETURN_IF_ERROR(pg.ExecParams("UPDATE slipway.tables SET resync = true WHERE source_table = $1", {t}).status());
   }
   plan_->fingerprint = now.Fingerprint();
   RETURN_IF_ERROR(pg.ExecParams("UPDATE slipway.migration SET plan = $1::jsonb, source_fingerprint = $2",
@@ -156,6 +169,8 @@ Result<std::set<int>> SchemaWatch::CarryOver(Db& db, PgConn& pg, std::map<std::s
   RETURN_IF_ERROR(pg.Run("COMMIT"));
   abort.active = false;
   pending_ = SchemaDiff{};
+  *this->plan_ = std::move(next);
+  *tids = new_tids;
   std::set<int> out;
   for (const auto& t : resync) out.insert(tids->at(t));
   return out;

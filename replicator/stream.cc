@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -88,9 +89,11 @@ struct Stream::Impl {
       int wait_ms = static_cast<int>(base * jitter(rng));
       ++retry;
       log->warn("target unavailable ({}); retry {} in {} ms", s.message(), retry, wait_ms);
-      watch.Wait(wait_ms);
+      // A plain sleep: file events (the app writing) must not cut it short.
+      const auto until = Clock::now() + std::chrono::milliseconds(wait_ms);
+      while (!stop && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    return Status(Code::kInternal, "stopped");
+    return Status::Ok();  // asked to stop while the target was away
   }
 
   Status Attach() {
@@ -122,6 +125,11 @@ struct Stream::Impl {
                         .status());
     applier = std::make_unique<Applier>(*pg, plan, tids);
     applier->set_pipeline_max(o.pipeline_max);
+    // Whole-table copies a schema change asked for survive a reconnect or a crash.
+    ASSIGN_OR_RETURN(PgResult resync, pg->Exec("SELECT tid FROM slipway.tables WHERE resync"));
+    std::set<int> pending;
+    for (int i = 0; i < resync.Rows(); ++i) pending.insert(std::stoi(resync.Str(i, 0)));
+    applier->Resync(pending);
     fig.applied_seq = applied;
     {
       std::lock_guard<std::mutex> l(fig.mu);
@@ -223,6 +231,7 @@ struct Stream::Impl {
     migration_id = capture.migration_id;
     tids = capture.tids;
     RETURN_IF_ERROR(ConnectTarget());
+    if (stop) return Status::Ok();
     schema_watch = std::make_unique<SchemaWatch>(o.source_path, &plan);
     Status started = schema_watch->Start(db, initial_schema);
     if (!started.ok() && !schema_watch->pending()) return started;
@@ -241,6 +250,11 @@ struct Stream::Impl {
       auto r = Round();
       if (!r.ok() && r.status().code() == Code::kSchemaChanged && schema_watch->pending()) {
         Status s = CarryOver();
+        if (s.code() == Code::kRetryable) {
+          log->warn("schema change not carried over yet ({}); retrying", s.message());
+          watch.Wait(200);
+          continue;
+        }
         if (!s.ok()) return s;
         continue;
       }
@@ -251,6 +265,7 @@ struct Stream::Impl {
         if (s.code() == Code::kRetryable || s.code() == Code::kUnreachable) {
           log->warn("apply failed ({}); reconnecting", s.message());
           RETURN_IF_ERROR(ConnectTarget());
+          if (stop) break;
           continue;
         }
         return s;

@@ -251,5 +251,80 @@ TEST_F(CutoverTest, ConfigFlipKeepsJsonAndPermissions) {
   EXPECT_EQ(perms & std::filesystem::perms::all, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 }
 
+// Writers that follow the config file: every acknowledged write is in
+// PostgreSQL exactly once, counters equal the acknowledged increments, SQLite
+// took nothing after the fence, and the writers end on PostgreSQL.
+TEST(CutoverFollowers, AcknowledgedWritesAreInPostgresExactlyOnce) {
+  REQUIRE_PG();
+  std::string dir = TempDir();
+  std::string target = FreshDatabase();
+  std::string db = MakeSqlite(dir, "app.db", R"sql(
+    PRAGMA journal_mode=WAL;
+    CREATE TABLE counters (id INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+    CREATE TABLE events_log (id INTEGER PRIMARY KEY AUTOINCREMENT, writer INTEGER NOT NULL, seq INTEGER NOT NULL,
+                             at TEXT NOT NULL);
+    INSERT INTO counters VALUES (1, 0), (2, 0), (3, 0);
+  )sql");
+  ASSERT_EQ(RunSlipway({"snapshot", "--source", db, "--target", target}).exit_code, 0);
+  std::string env = dir + "/app.env";
+  std::ofstream(env) << "DATABASE_URL=sqlite://" << db << "\n";
+  int stream = StartProgram(SLIPWAY_BINARY, {"stream", "--source", db, "--target", target}, dir);
+  std::vector<int> writers;
+  for (int id = 1; id <= 3; ++id) {
+    writers.push_back(StartProgram(SLIPWAY_APP_FOLLOWER,
+                                   {"--config", env, "--key", "DATABASE_URL", "--id", std::to_string(id), "--rate", "150",
+                                    "--seconds", "0", "--ack-log", dir + "/acks" + std::to_string(id) + ".log"},
+                                   dir));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  RunResult r = RunSlipway({"cutover", "--source", db, "--target", target, "--flip-file", env, "--flip-key",
+                            "DATABASE_URL", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(WaitProgram(stream), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  for (int w : writers) ::kill(w, SIGTERM);
+  for (int w : writers) EXPECT_EQ(WaitProgram(w), 0);
+
+  auto pg = PgConn::Connect(target);
+  ASSERT_TRUE(pg.ok());
+  auto s = Db::Open(db, Db::Mode::kReadOnly);
+  ASSERT_TRUE(s.ok());
+  for (int id = 1; id <= 3; ++id) {
+    SCOPED_TRACE("writer " + std::to_string(id));
+    std::ifstream acks(dir + "/acks" + std::to_string(id) + ".log");
+    std::string line;
+    int64_t n = 0, sqlite_acks = 0;
+    std::string last_db;
+    while (std::getline(acks, line)) {
+      std::istringstream ls(line);
+      std::string seq, counter, ms, where;
+      ls >> seq >> counter >> ms >> where;
+      ++n;
+      EXPECT_EQ(std::stoll(seq), n) << "acknowledged sequence without gaps";
+      if (where == "sqlite") ++sqlite_acks;
+      last_db = where;
+    }
+    ASSERT_GT(n, 100);
+    EXPECT_GT(sqlite_acks, 0);
+    EXPECT_EQ(last_db, "pg") << "the writer ended on PostgreSQL";
+    // Exactly once: one row per acknowledged seq, none other.
+    auto rows = pg->ExecParams("SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM events_log WHERE writer = $1",
+                               {std::to_string(id)});
+    ASSERT_TRUE(rows.ok());
+    EXPECT_EQ(rows->Str(0, 0), std::to_string(n));
+    EXPECT_EQ(rows->Str(0, 1), std::to_string(n));
+    EXPECT_EQ(rows->Str(0, 3), std::to_string(n));
+    auto counter = pg->ExecParams("SELECT n FROM counters WHERE id = $1", {std::to_string(id)});
+    ASSERT_TRUE(counter.ok());
+    EXPECT_EQ(counter->Str(0, 0), std::to_string(n));
+    // SQLite took exactly the writes acknowledged on SQLite: none after the fence.
+    auto st = s->Prepare("SELECT count(*) FROM events_log WHERE writer = ?");
+    ASSERT_TRUE(st.ok());
+    st->Bind(1, static_cast<int64_t>(id));
+    ASSERT_TRUE(*st->Step());
+    EXPECT_EQ(st->Int(0), sqlite_acks);
+  }
+}
+
 }  // namespace
 }  // namespace slipway::testing
