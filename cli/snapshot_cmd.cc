@@ -22,6 +22,7 @@ int RunSnapshot(const std::vector<std::string>& argv) {
   specs.push_back({"truncate-existing", false, "with --target-schema existing: empty target tables that hold rows"});
   specs.push_back({"pause-file", true, "start no new chunk while this file exists (throttle)", "PATH"});
   specs.push_back({"max-cpu", true, "share of time each worker may work, 1..100 (default 100)", "PERCENT"});
+  specs.push_back({"max-wal-mb", true, "let the app's -wal file be checkpointed when it passes this size (default 64, 0: off)", "MB"});
   specs.push_back({"json", false, "progress and result as JSON lines on stdout"});
   specs.push_back({"help", false, "show this help"});
   auto args = Args::Parse(argv, specs);
@@ -85,6 +86,9 @@ int RunSnapshot(const std::vector<std::string>& argv) {
   if (!cpu.ok()) return Fail(cpu.status());
   if (*cpu < 1 || *cpu > 100) return Fail(InvalidArgument("--max-cpu must be 1..100"));
   o.max_cpu_percent = *cpu;
+  auto wal = args->GetInt("max-wal-mb", 64);
+  if (!wal.ok()) return Fail(wal.status());
+  o.max_wal_bytes = static_cast<int64_t>(*wal) << 20;
   o.progress = args->Has("json") ? replicator::ProgressMode::kJson
                                  : (isatty(2) ? replicator::ProgressMode::kTerminal : replicator::ProgressMode::kLog);
   auto r = replicator::RunSnapshot(o, (*lp)->schema, (*lp)->plan);

@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -157,6 +158,33 @@ Status Scheduler::Execute(Worker& w, const Task& task) {
   return Status::Ok();
 }
 
+// The WAL in use (not the file: it keeps its high-water size), read from a
+// passive checkpoint on a connection that holds no read transaction.
+bool Scheduler::WalTooBig() {
+  if (options_.max_wal_bytes <= 0) return false;
+  if (!wal_db_) {
+    auto db = Db::Open(options_.source_path, Db::Mode::kReadWrite, 10);
+    if (!db.ok()) return false;
+    wal_db_ = std::make_unique<Db>(std::move(*db));
+  }
+  auto st = wal_db_->Prepare("PRAGMA wal_checkpoint(PASSIVE)");
+  if (!st.ok()) return false;
+  auto row = st->Step();
+  if (!row.ok() || !*row) return false;
+  auto page = wal_db_->QueryInt("PRAGMA page_size");
+  const int64_t frames = st->Int(1);
+  return page.ok() && frames * (page->value_or(4096) + 24) > options_.max_wal_bytes;
+}
+
+// Runs with no read transaction of ours open: a passive checkpoint (it never
+// blocks the app), then a short pause in which the app's next commit can
+// restart the log from its beginning.
+void Scheduler::CheckpointWindow() {
+  if (wal_db_) (void)wal_db_->Exec("PRAGMA wal_checkpoint(PASSIVE)");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  Logger("snapshot")->debug("WAL over {} MB: checkpoint window", options_.max_wal_bytes >> 20);
+}
+
 Status Scheduler::RunTasks() {
   auto work = [this]() {
     Worker w;
@@ -175,8 +203,19 @@ Status Scheduler::RunTasks() {
       Task task;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return failed_ || !queue_.empty() || in_flight_ == 0; });
+        cv_.wait(lock, [this] { return failed_ || (!gate_ && (!queue_.empty() || in_flight_ == 0)); });
         if (failed_ || queue_.empty()) break;  // failed, or nothing queued and nothing running
+        if (queue_.front().kind == Kind::kChunk && WalTooBig()) {
+          // Close the gate, let running chunks finish, checkpoint, reopen.
+          gate_ = true;
+          cv_.wait(lock, [this] { return failed_ || in_flight_ == 0; });
+          lock.unlock();
+          CheckpointWindow();
+          lock.lock();
+          gate_ = false;
+          cv_.notify_all();
+          if (failed_) break;
+        }
         task = queue_.front();
         queue_.pop_front();
         ++in_flight_;

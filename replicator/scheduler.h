@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/pg.h"
+#include "common/sqlite.h"
 #include "replicator/progress.h"
 #include "replicator/snapshot.h"
 #include "replicator/table_copy.h"
@@ -61,6 +62,8 @@ class Scheduler {
   Status ChunksDone(Worker& w, Table* t);
   Status PostDone(Worker& w, Table* t);
   Status RunTasks();
+  bool WalTooBig();  // REQUIRES: mu_ held
+  void CheckpointWindow();
 
   const SnapshotOptions& options_;
   const schema::Plan& plan_;
@@ -71,6 +74,8 @@ class Scheduler {
   std::deque<Task> queue_;
   int in_flight_ = 0;
   bool failed_ = false;
+  bool gate_ = false;  // a WAL checkpoint window: no new chunk starts
+  std::unique_ptr<Db> wal_db_;  // checkpoints; guarded by mu_
   Status error_;
   std::vector<std::string> warnings_;
   int done_before_ = 0;

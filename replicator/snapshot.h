@@ -25,6 +25,10 @@ struct SnapshotOptions {
   ProgressMode progress = ProgressMode::kLog;
   std::string pause_file;      // while this file exists, no new chunk starts
   int max_cpu_percent = 100;   // each worker sleeps in proportion to its work
+  // When the app's -wal file passes this size, new chunks wait until no copy
+  // holds a read transaction and the WAL was checkpointed, so SQLite can
+  // start the log over (a reader pins the frames it may need).
+  int64_t max_wal_bytes = 64LL << 20;
 };
 
 struct SnapshotResult {
