@@ -21,9 +21,10 @@ if [[ "${SLIPWAY_SKIP_INSTALL:-0}" != 1 ]]; then
   done
   # The server binaries can exist without the "postgresql" metapackage.
   if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-    missing=("${missing[@]/postgresql}")
+    kept=()
+    for p in "${missing[@]}"; do [[ "$p" == postgresql ]] || kept+=("$p"); done
+    missing=("${kept[@]}")
   fi
-  missing=($(printf '%s\n' "${missing[@]}" | sed '/^$/d'))
   echo "setup: apt-get update" >&2
   "${sudo_cmd[@]}" apt-get update -qq
   if [[ ${#missing[@]} -gt 0 ]]; then
