@@ -1,5 +1,7 @@
 #include "cutover/key_verify.h"
 
+#include <thread>
+
 #include "replicator/table_sql.h"
 #include "schema/binary_codec.h"
 #include "schema/canonical.h"
@@ -158,12 +160,34 @@ Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& tar
 
 Result<std::vector<TouchedDifference>> CompareCounts(Db& source, PgConn& target, const schema::Plan& plan) {
   std::vector<TouchedDifference> out;
-  for (const auto& tm : plan.tables) {
-    ASSIGN_OR_RETURN(auto n, source.QueryInt("SELECT count(*) FROM " + QuoteSqliteIdent(tm.source)));
-    ASSIGN_OR_RETURN(PgResult r, target.Exec("SELECT count(*) FROM " + QuotePgIdent(plan.options.pg_schema) + "." +
-                                             QuotePgIdent(tm.target)));
-    if (std::to_string(n.value_or(0)) != r.Str(0, 0)) {
-      out.push_back({tm.source, "", "count: source " + std::to_string(n.value_or(0)) + ", target " + r.Str(0, 0)});
+  if (plan.tables.empty()) return out;
+  // Both sides count at once: SQLite on a thread while PostgreSQL answers one
+  // query for every table. This runs inside the freeze.
+  std::vector<int64_t> src(plan.tables.size(), -1);
+  Status src_status;
+  std::thread counter([&] {
+    for (size_t i = 0; i < plan.tables.size(); ++i) {
+      auto n = source.QueryInt("SELECT count(*) FROM " + QuoteSqliteIdent(plan.tables[i].source));
+      if (!n.ok()) {
+        src_status = n.status();
+        return;
+      }
+      src[i] = n->value_or(0);
+    }
+  });
+  std::string q;
+  for (size_t i = 0; i < plan.tables.size(); ++i) {
+    q += (i ? " UNION ALL " : "") + std::string("SELECT ") + std::to_string(i) + ", count(*) FROM " +
+         QuotePgIdent(plan.options.pg_schema) + "." + QuotePgIdent(plan.tables[i].target);
+  }
+  auto r = target.Exec(q);
+  counter.join();
+  RETURN_IF_ERROR(src_status);
+  if (!r.ok()) return r.status();
+  for (int row = 0; row < r->Rows(); ++row) {
+    size_t i = static_cast<size_t>(std::stoi(r->Str(row, 0)));
+    if (std::to_string(src[i]) != r->Str(row, 1)) {
+      out.push_back({plan.tables[i].source, "", "count: source " + std::to_string(src[i]) + ", target " + r->Str(row, 1)});
     }
   }
   return out;
