@@ -87,6 +87,16 @@ class PgConn {
   int queued_ = 0;
 };
 
+// Rolls back the connection's open transaction when it goes out of scope,
+// unless `active` was cleared after COMMIT.
+struct RollbackGuard {
+  PgConn& conn;
+  bool active = true;
+  ~RollbackGuard() {
+    if (active) (void)conn.Run("ROLLBACK");
+  }
+};
+
 // Quotes a PostgreSQL identifier: "name" with embedded quotes doubled.
 std::string QuotePgIdent(std::string_view name);
 // Quotes a PostgreSQL string literal for DDL shown to a user (E'' when needed).

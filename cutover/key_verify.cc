@@ -18,6 +18,28 @@ std::string KeyList(size_t n) {
 
 constexpr char kSep = '\x1f';
 
+// A row's key for matching both sides: the rowid (passed in) for tables keyed
+// by it, else the canonical values of its key columns.
+std::string RowKey(const schema::TableMapping& tm, const replicator::TableSql& sql, const std::vector<std::string>& canon,
+                   const std::string& rowid) {
+  if (sql.rowid_keyed) return rowid;
+  std::string key;
+  for (size_t k = 0; k < tm.key_source.size(); ++k) {
+    for (size_t c = 0; c < sql.column_index.size(); ++c) {
+      if (tm.columns[static_cast<size_t>(sql.column_index[c])].source == tm.key_source[k]) {
+        key += (k ? std::string(1, kSep) : "") + canon[c];
+      }
+    }
+  }
+  return key;
+}
+
+std::string JoinRow(const std::vector<std::string>& canon) {
+  std::string joined;
+  for (const auto& c : canon) joined += c + kSep;
+  return joined;
+}
+
 }  // namespace
 
 Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& target, const schema::Plan& plan,
@@ -85,21 +107,7 @@ Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& tar
         Status s = schema::EncodeForPg(v, cm, &text);
         canon[c] = s.ok() ? schema::Canonical(text, cm) : "<" + s.message() + ">";
       }
-      std::string key;
-      if (sql.rowid_keyed) {
-        key = std::to_string(rows.Int(0));
-      } else {
-        for (size_t k = 0; k < tm.key_source.size(); ++k) {
-          for (size_t c = 0; c < sql.column_index.size(); ++c) {
-            if (tm.columns[static_cast<size_t>(sql.column_index[c])].source == tm.key_source[k]) {
-              key += (k ? std::string(1, kSep) : "") + canon[c];
-            }
-          }
-        }
-      }
-      std::string joined;
-      for (const auto& c : canon) joined += c + kSep;
-      src_rows[key] = joined;
+      src_rows[RowKey(tm, sql, canon, std::to_string(rows.Int(0)))] = JoinRow(canon);
     }
 
     // Target: the same keys, through a staging table of keys.
@@ -127,21 +135,7 @@ Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& tar
         canon[c] = r.IsNull(i, col) ? "\\N"
                                      : schema::Canonical(r.Get(i, col), tm.columns[static_cast<size_t>(sql.column_index[c])]);
       }
-      std::string key;
-      if (sql.rowid_keyed) {
-        key = r.Str(i, 0);
-      } else {
-        for (size_t k = 0; k < tm.key_source.size(); ++k) {
-          for (size_t c = 0; c < sql.column_index.size(); ++c) {
-            if (tm.columns[static_cast<size_t>(sql.column_index[c])].source == tm.key_source[k]) {
-              key += (k ? std::string(1, kSep) : "") + canon[c];
-            }
-          }
-        }
-      }
-      std::string joined;
-      for (const auto& c : canon) joined += c + kSep;
-      dst_rows[key] = joined;
+      dst_rows[RowKey(tm, sql, canon, r.Str(i, 0))] = JoinRow(canon);
     }
     for (const auto& [k, row] : src_rows) {
       auto it = dst_rows.find(k);

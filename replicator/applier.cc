@@ -182,7 +182,12 @@ Status Applier::ApplyByCopy(Db& source, Table& t, int64_t from, int64_t to, Roun
   schema::AppendBinaryTrailer(&buf);
   RETURN_IF_ERROR(target_.CopyPut(buf.data(), buf.size()));
   RETURN_IF_ERROR(target_.CopyEnd().status());
+  // The staging table has no statistics; left alone the planner hashes or
+  // merges the whole target table every round. Probing its key index per
+  // staged key is what a delete of touched keys wants.
+  RETURN_IF_ERROR(target_.Run("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"));
   RETURN_IF_ERROR(target_.Run("DELETE FROM " + t.sql.pg_table + " t USING " + stage + " s WHERE " + join));
+  RETURN_IF_ERROR(target_.Run("SET LOCAL enable_hashjoin = on; SET LOCAL enable_mergejoin = on"));
   ASSIGN_OR_RETURN(Stmt rows, source.Prepare(RowsQuery(t)));
   rows.Bind(1, static_cast<int64_t>(t.tid)).Bind(2, from).Bind(3, to);
   RETURN_IF_ERROR(target_.CopyBegin(BinaryCopySql(t.sql)));
@@ -223,13 +228,7 @@ Result<RoundStats> Applier::ApplyRange(Db& source, int64_t from, int64_t to) {
     }
   }
   RETURN_IF_ERROR(target_.Run("BEGIN"));
-  struct Abort {
-    PgConn& c;
-    bool active = true;
-    ~Abort() {
-      if (active) (void)c.Run("ROLLBACK");
-    }
-  } abort{target_};
+  RollbackGuard abort{target_};
   for (int tid : resync_) {
     auto it = tables_.find(tid);
     if (it == tables_.end()) continue;

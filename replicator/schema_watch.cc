@@ -87,13 +87,7 @@ Result<std::set<int>> SchemaWatch::CarryOver(Db& db, PgConn& pg, std::map<std::s
   std::set<std::string> resync;
   const std::string qschema = QuotePgIdent(plan_->options.pg_schema);
   RETURN_IF_ERROR(pg.Run("BEGIN"));
-  struct Abort {
-    PgConn& c;
-    bool active = true;
-    ~Abort() {
-      if (active) (void)c.Run("ROLLBACK");
-    }
-  } abort{pg};
+  RollbackGuard abort{pg};
   // New columns: mapped from the data, added to the target table.
   for (const auto& [table, column] : pending_.added_columns) {
     const schema::Table* t = now.FindTable(table);

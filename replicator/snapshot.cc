@@ -39,13 +39,7 @@ Status CheckJournalMode(Db& db, bool set_wal) {
 // one transaction: a crash leaves all of it or none.
 Status SetUpTarget(PgConn& pg, const SnapshotOptions& o, const schema::Plan& plan, const CaptureInfo& capture) {
   RETURN_IF_ERROR(pg.Run("BEGIN"));
-  struct Abort {
-    PgConn& c;
-    bool active = true;
-    ~Abort() {
-      if (active) (void)c.Run("ROLLBACK");
-    }
-  } abort{pg};
+  RollbackGuard abort{pg};
   RETURN_IF_ERROR(EnsureStateSchema(pg));
   RETURN_IF_ERROR(pg.Run("CREATE SCHEMA IF NOT EXISTS " + QuotePgIdent(plan.options.pg_schema)));
   const bool existing = plan.options.target_schema == schema::TargetSchemaMode::kExisting;

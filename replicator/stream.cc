@@ -303,6 +303,7 @@ struct Stream::Impl {
     }
     if (pg) {
       Heartbeat();
+      (void)pg->Run("UPDATE slipway.migration SET stream_heartbeat = NULL, stream_pid = NULL");
       (void)pg->ExecParams("SELECT pg_advisory_unlock(hashtextextended($1, 0))", {"slipway:" + migration_id});
     }
     log->info("stream stopped at seq={}", applied);

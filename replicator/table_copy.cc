@@ -26,15 +26,6 @@ std::string Unhex(const std::string& hex) {
   return out;
 }
 
-// Rolls back an open target transaction unless it was committed.
-struct TxGuard {
-  PgConn& c;
-  bool active = true;
-  ~TxGuard() {
-    if (active) (void)c.Run("ROLLBACK");
-  }
-};
-
 // Ends a SQLite read transaction on every path.
 struct ReadTx {
   Db& db;
@@ -96,15 +87,19 @@ Result<int64_t> StreamRows(Stmt& st, int skip, PgConn& target, const schema::Tab
       const schema::ColumnMapping& cm = tm.columns[static_cast<size_t>(sql.column_index[c])];
       Status s = schema::EncodeBinaryField(schema::SqlValue::FromColumn(raw, col), cm, &buf, &scratch);
       if (!s.ok()) {
-        // Name the row: its key for WITHOUT ROWID tables, else its rowid.
+        // Name the row by its key: the rowid for tables keyed by it, else
+        // the primary key's values among the mapped columns.
         std::string key;
-        if (tm.without_rowid) {
-          for (size_t k = 0; k < tm.key_source.size(); ++k) {
-            key += (k ? ", " : "") + tm.key_source[k] + "=" +
-                   schema::DescribeValue(schema::SqlValue::FromColumn(raw, static_cast<int>(k)));
-          }
+        if (sql.rowid_keyed) {
+          key = "rowid=" + std::to_string(sqlite3_column_int64(raw, skip));
         } else {
-          key = "rowid=" + std::to_string(sqlite3_column_int64(raw, 0));
+          for (const auto& k : tm.key_source) {
+            for (size_t c2 = 0; c2 < sql.column_index.size(); ++c2) {
+              if (tm.columns[static_cast<size_t>(sql.column_index[c2])].source != k) continue;
+              key += (key.empty() ? "" : ", ") + k + "=" +
+                     schema::DescribeValue(schema::SqlValue::FromColumn(raw, first_data + static_cast<int>(c2)));
+            }
+          }
         }
         return Status(Code::kBlocked, "table " + tm.source + ", " + key + ", column " + cm.source + ": " + s.message());
       }
@@ -187,7 +182,7 @@ Result<std::vector<Chunk>> StartTableCopy(Db& source, PgConn& target, const sche
     }
   }
   RETURN_IF_ERROR(target.Run("BEGIN"));
-  TxGuard guard{target};
+  RollbackGuard guard{target};
   for (const auto& c : chunks) {
     RETURN_IF_ERROR(target
                         .ExecParams("INSERT INTO slipway.chunks (source_table, chunk_no, lo, hi) VALUES ($1, $2, $3, $4)",
@@ -226,7 +221,7 @@ Status CopyRowidChunk(Db& source, PgConn& target, const schema::TableMapping& tm
   st.Bind(1, chunk.lo).Bind(2, chunk.hi);
 
   RETURN_IF_ERROR(target.Run("BEGIN"));
-  TxGuard guard{target};
+  RollbackGuard guard{target};
   RETURN_IF_ERROR(target.CopyBegin(BinaryCopySql(sql)));
   ASSIGN_OR_RETURN(int64_t rows, StreamRows(st, 1, target, tm, sql, progress, progress->rows.load()));
   RETURN_IF_ERROR(target
@@ -257,7 +252,7 @@ Status CopyByKey(Db& source, PgConn& target, const schema::TableMapping& tm, con
     }
     st.Bind(bind, chunk_rows);
     RETURN_IF_ERROR(target.Run("BEGIN"));
-    TxGuard guard{target};
+    RollbackGuard guard{target};
     RETURN_IF_ERROR(target.CopyBegin(BinaryCopySql(sql)));
     nlohmann::json last_key;
     ASSIGN_OR_RETURN(int64_t rows, StreamRows(st, nkey, target, tm, sql, progress, state->copied_rows, &last_key));

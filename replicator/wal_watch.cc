@@ -5,6 +5,8 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <chrono>
+
 namespace slipway::replicator {
 
 WalWatch::WalWatch(const std::string& db_path) {
@@ -45,8 +47,12 @@ void WalWatch::Wait(int timeout_ms) {
   if (inotify_fd_ >= 0) fds[n++] = {inotify_fd_, POLLIN, 0};
   if (wake_pipe_[0] >= 0) fds[n++] = {wake_pipe_[0], POLLIN, 0};
   // Events on other files in the folder wake us too; they are drained and
-  // we wait again for the remaining time only if none was ours.
+  // we wait again for the remaining time only.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (true) {
+    timeout_ms = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+    if (timeout_ms <= 0) return;
     int rc = ::poll(fds, static_cast<nfds_t>(n), timeout_ms);
     if (rc <= 0) return;
     bool ours = false;
