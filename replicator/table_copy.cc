@@ -164,10 +164,17 @@ Result<std::vector<Chunk>> StartTableCopy(Db& source, PgConn& target, const sche
     start_seq = seq.value_or(0);
     if (!tm.without_rowid) {
       const std::string r = sql.chunk_key[0];
-      ASSIGN_OR_RETURN(Stmt st, source.Prepare("SELECT min(" + r + "), max(" + r + "), count(*) FROM " + sql.sqlite_table));
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (row && !st.IsNull(0)) {
-        const int64_t lo = st.Int(0), hi = st.Int(1), count = st.Int(2);
+      // min() and max() alone are index lookups; a count would scan the
+      // table, so the plan's row count sizes the chunks when it has one.
+      ASSIGN_OR_RETURN(auto lo_v, source.QueryInt("SELECT min(" + r + ") FROM " + sql.sqlite_table));
+      ASSIGN_OR_RETURN(auto hi_v, source.QueryInt("SELECT max(" + r + ") FROM " + sql.sqlite_table));
+      int64_t count = tm.rows;
+      if (count <= 0 && lo_v) {
+        ASSIGN_OR_RETURN(auto c, source.QueryInt("SELECT count(*) FROM " + sql.sqlite_table));
+        count = c.value_or(0);
+      }
+      if (lo_v && hi_v) {
+        const int64_t lo = *lo_v, hi = *hi_v;
         const int64_t n = std::max<int64_t>(1, (count + chunk_rows - 1) / chunk_rows);
         // Widths in 128 bits: rowids may span the whole int64 range.
         const __int128 span = static_cast<__int128>(hi) - lo + 1;
