@@ -23,6 +23,7 @@ int RunSnapshot(const std::vector<std::string>& argv) {
   specs.push_back({"pause-file", true, "start no new chunk while this file exists (throttle)", "PATH"});
   specs.push_back({"max-cpu", true, "share of time each worker may work, 1..100 (default 100)", "PERCENT"});
   specs.push_back({"max-wal-mb", true, "let the app's -wal file be checkpointed when it passes this size (default 64, 0: off)", "MB"});
+  specs.push_back({"validate-fks", false, "validate foreign keys before returning (default: the stream does, in the background)"});
   specs.push_back({"json", false, "progress and result as JSON lines on stdout"});
   specs.push_back({"help", false, "show this help"});
   auto args = Args::Parse(argv, specs);
@@ -82,6 +83,7 @@ int RunSnapshot(const std::vector<std::string>& argv) {
   o.set_wal = args->Has("set-wal");
   o.truncate_existing = args->Has("truncate-existing");
   o.pause_file = args->GetOr("pause-file", "");
+  o.validate_foreign_keys = args->Has("validate-fks");
   auto cpu = args->GetInt("max-cpu", 100);
   if (!cpu.ok()) return Fail(cpu.status());
   if (*cpu < 1 || *cpu > 100) return Fail(InvalidArgument("--max-cpu must be 1..100"));

@@ -24,6 +24,7 @@
 #include "replicator/guard.h"
 #include "replicator/pg_state.h"
 #include "replicator/session.h"
+#include "replicator/snapshot.h"
 
 namespace slipway::cutover {
 namespace {
@@ -83,6 +84,12 @@ class Cutover {
       return Status(Code::kConflict, "the migration is in phase '" + m->phase + "'; cutover needs a finished snapshot");
     }
     RETURN_IF_ERROR(TakeApplierRole());
+    {
+      // Foreign keys the stream has not validated yet: before the freeze.
+      std::vector<std::string> warnings;
+      RETURN_IF_ERROR(replicator::ValidateForeignKeys(pg_, plan_, &warnings));
+      for (auto& w : warnings) report_.notes.push_back(std::move(w));
+    }
     RETURN_IF_ERROR(CatchUp(o_.max_lag, o_.lag_timeout_ms));
     if (o_.verify == VerifyMode::kChanged) RETURN_IF_ERROR(FullVerify());
     if (o_.postpone) RETURN_IF_ERROR(Postpone());

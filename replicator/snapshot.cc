@@ -96,6 +96,14 @@ Status SetUpTarget(PgConn& pg, const SnapshotOptions& o, const schema::Plan& pla
 
 }  // namespace
 
+Status ValidateForeignKeys(PgConn& pg, const schema::Plan& plan, std::vector<std::string>* warnings) {
+  for (const auto& d : plan.ddl) {
+    if (d.dropped || d.kind != "foreign key validation") continue;
+    RETURN_IF_ERROR(RunPostData(pg, plan.options.pg_schema, d, warnings));
+  }
+  return Status::Ok();
+}
+
 Result<SnapshotResult> RunSnapshot(const SnapshotOptions& o, const schema::SourceSchema& schema,
                                    const schema::Plan& plan) {
   auto log = Logger("snapshot");

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/pg.h"
 #include "replicator/progress.h"
 #include "schema/model.h"
 #include "schema/plan.h"
@@ -29,7 +30,14 @@ struct SnapshotOptions {
   // holds a read transaction and the WAL was checkpointed, so SQLite can
   // start the log over (a reader pins the frames it may need).
   int64_t max_wal_bytes = 64LL << 20;
+  // Validate foreign keys (NOT VALID until then) before returning; by
+  // default the stream validates them in the background.
+  bool validate_foreign_keys = false;
 };
+
+// Validates the plan's foreign keys that are still NOT VALID (idempotent);
+// the ones existing rows break stay NOT VALID and are described in *warnings.
+Status ValidateForeignKeys(PgConn& pg, const schema::Plan& plan, std::vector<std::string>* warnings);
 
 struct SnapshotResult {
   int64_t rows = 0;

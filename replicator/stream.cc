@@ -19,6 +19,7 @@
 #include "replicator/pg_state.h"
 #include "replicator/schema_watch.h"
 #include "replicator/session.h"
+#include "replicator/snapshot.h"
 #include "replicator/wal_watch.h"
 
 namespace slipway::replicator {
@@ -52,9 +53,14 @@ struct Stream::Impl {
   int64_t applied = 0;
   int retry = 0;
   std::mt19937 rng{std::random_device{}()};
+  std::thread fk_thread;
+  schema::Plan plan_snapshot;  // the plan as attached, for the validation thread
 
   Impl(StreamOptions opts, const schema::SourceSchema& s, StreamFigures& f)
       : o(std::move(opts)), initial_schema(s), fig(f), watch(o.source_path) {}
+  ~Impl() {
+    if (fk_thread.joinable()) fk_thread.join();
+  }
 
   void SetError(const std::string& e) {
     std::lock_guard<std::mutex> lock(fig.mu);
@@ -236,7 +242,18 @@ struct Stream::Impl {
     Status started = schema_watch->Start(db, initial_schema);
     if (!started.ok() && !schema_watch->pending()) return started;
     if (schema_watch->pending()) RETURN_IF_ERROR(CarryOver());
+    plan_snapshot = plan;
     log->info("streaming migration={} from seq={}", migration_id, applied);
+    // Foreign keys the snapshot left NOT VALID are validated beside the
+    // apply loop (validation does not block row writes).
+    fk_thread = std::thread([this] {
+      auto conn = PgConn::Connect(o.target_uri);
+      if (!conn.ok()) return;
+      std::vector<std::string> warnings;
+      Status s = ValidateForeignKeys(*conn, plan_snapshot, &warnings);
+      if (!s.ok()) log->warn("foreign key validation: {}", s.message());
+      for (const auto& w : warnings) log->warn("{}", w);
+    });
 
     auto last_heartbeat = Clock::now() - std::chrono::seconds(10);
     auto rate_window = Clock::now();
@@ -301,6 +318,7 @@ struct Stream::Impl {
       }
       if (fig.lag_changes == 0) watch.Wait(o.idle_wait_ms);
     }
+    if (fk_thread.joinable()) fk_thread.join();
     if (pg) {
       Heartbeat();
       (void)pg->Run("UPDATE slipway.migration SET stream_heartbeat = NULL, stream_pid = NULL");

@@ -313,6 +313,35 @@ TEST_F(SnapshotTest, CopyPlusChangelogReproducesTheSourceUnderWrites) {
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
 }
 
+// Foreign keys: NOT VALID after the copy, validated by the stream in the
+// background (or by the snapshot itself with --validate-fks).
+TEST_F(SnapshotTest, ForeignKeysAreValidatedOffTheCopysCriticalPath) {
+  std::string db = dir_ + "/rt.db";
+  ASSERT_EQ(RunProgram(SLIPWAY_GEN_RACETIMING, {"--out", db, "--rows", "5000"}).exit_code, 0);
+  ASSERT_EQ(RunSlipway({"snapshot", "--source", db, "--target", target_}).exit_code, 0);
+  auto c = PgConn::Connect(target_);
+  ASSERT_TRUE(c.ok());
+  const char* q = "SELECT count(*) FILTER (WHERE convalidated), count(*) FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace";
+  auto before = c->Exec(q);
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->Str(0, 0), "0");
+  EXPECT_EQ(before->Str(0, 1), "3");
+  ASSERT_EQ(RunSlipway({"stream", "--source", db, "--target", target_, "--until-caught-up"}).exit_code, 0);
+  auto after = c->Exec(q);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->Str(0, 0), "3");
+
+  std::string db2 = dir_ + "/rt2.db";
+  ASSERT_EQ(RunProgram(SLIPWAY_GEN_RACETIMING, {"--out", db2, "--rows", "5000"}).exit_code, 0);
+  std::string target2 = FreshDatabase();
+  ASSERT_EQ(RunSlipway({"snapshot", "--source", db2, "--target", target2, "--validate-fks"}).exit_code, 0);
+  auto c2 = PgConn::Connect(target2);
+  ASSERT_TRUE(c2.ok());
+  auto now = c2->Exec(q);
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->Str(0, 0), "3");
+}
+
 // Every corpus database the plan accepts arrives equal.
 TEST_F(SnapshotTest, EveryCorpusDatabaseThePlanAcceptsArrivesEqual) {
   namespace fs = std::filesystem;
