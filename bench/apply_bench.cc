@@ -52,6 +52,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/bench_process.h"
 #include "bench/bench_util.h"
 #include "cli/args.h"
 #include "common/pg.h"
@@ -102,80 +103,6 @@ double Median(std::vector<double> v) {
 }
 
 // ---------------------------------------------------------------- processes
-
-// Runs argv to completion with stdout and stderr to `log`; the exit status.
-int RunProcess(const std::vector<std::string>& argv, const std::string& log) {
-  // The child's freopen() would flush a copy of anything still buffered.
-  std::fflush(stdout);
-  std::fflush(stderr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    std::FILE* f = std::freopen(log.c_str(), "w", stdout);
-    if (f != nullptr) ::dup2(::fileno(stdout), 2);
-    std::vector<char*> a;
-    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    ::execv(a[0], a.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-pid_t SpawnProcess(const std::vector<std::string>& argv, const std::string& log) {
-  // The child's freopen() would flush a copy of anything still buffered.
-  std::fflush(stdout);
-  std::fflush(stderr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    std::FILE* f = std::freopen(log.c_str(), "w", stdout);
-    if (f != nullptr) ::dup2(::fileno(stdout), 2);
-    std::vector<char*> a;
-    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    ::execv(a[0], a.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-// A throwaway PostgreSQL, stopped (and its folder removed) on destruction.
-class Server {
- public:
-  ~Server() {
-    if (!dir_.empty()) RunProcess({"/bin/bash", script_, "stop", dir_}, "/dev/null");
-  }
-  Status Start(const std::string& root, int port) {
-    char tmpl[] = "/tmp/slipway-abench-pg.XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) return IoError("mkdtemp failed");
-    dir_ = tmpl;
-    script_ = fs::absolute(fs::path(root) / "deploy/pg-throwaway.sh").string();
-    const std::string log = dir_ + ".uri";
-    if (RunProcess({"/bin/bash", script_, "start", dir_, std::to_string(port)}, log) != 0) {
-      return Internal("pg-throwaway.sh start failed: " + ReadFile(log));
-    }
-    uri_ = ReadFile(log);
-    fs::remove(log);
-    while (!uri_.empty() && (uri_.back() == '\n' || uri_.back() == ' ')) uri_.pop_back();
-    return Status::Ok();
-  }
-  std::string Uri(const std::string& dbname) const {
-    std::string u = uri_;
-    const std::string from = "///postgres?";
-    size_t p = u.find(from);
-    return p == std::string::npos ? u : u.replace(p, from.size(), "///" + dbname + "?");
-  }
-
- private:
-  std::string dir_, script_, uri_;
-};
 
 // ---------------------------------------------------------------- changes
 
@@ -468,7 +395,7 @@ Status Prepare(const Options& o, Setup& s) {
   s.snapped = s.work + "/snapped.db";
   s.run_src = s.work + "/source.db";
   const int port = o.port ? o.port : 55000 + ::getpid() % 1000;
-  RETURN_IF_ERROR(s.server.Start(o.root, port));
+  RETURN_IF_ERROR(s.server.Start(o.root, port, "abench"));
   fs::copy_file(o.db, s.run_src);
   std::fprintf(stderr, "[apply_bench] slipway snapshot of %s\n", o.db.c_str());
   const std::string slipway = (o.bin / "../slipway").lexically_normal().string();

@@ -42,6 +42,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/bench_process.h"
 #include "bench/bench_util.h"
 #include "cli/args.h"
 #include "common/pg.h"
@@ -86,39 +87,6 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(i, v.size() - 1)];
 }
 
-pid_t SpawnProcess(const std::vector<std::string>& argv, const std::string& log) {
-  // The child's freopen() would flush a copy of anything still buffered.
-  std::fflush(stdout);
-  std::fflush(stderr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    std::FILE* f = std::freopen(log.c_str(), "w", stdout);
-    if (f != nullptr) ::dup2(::fileno(stdout), 2);
-    std::vector<char*> a;
-    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    ::execv(a[0], a.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-int WaitProcess(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-int RunProcess(const std::vector<std::string>& argv, const std::string& log) {
-  return WaitProcess(SpawnProcess(argv, log));
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
 // CPU seconds (user + system) a process has used so far.
 double CpuSeconds(pid_t pid) {
   std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
@@ -131,37 +99,6 @@ double CpuSeconds(pid_t pid) {
   }
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
-
-// A throwaway PostgreSQL, stopped (and its folder removed) on destruction.
-class Server {
- public:
-  ~Server() {
-    if (!dir_.empty()) RunProcess({"/bin/bash", script_, "stop", dir_}, "/dev/null");
-  }
-  Status Start(const std::string& root, int port) {
-    char tmpl[] = "/tmp/slipway-lbench-pg.XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) return IoError("mkdtemp failed");
-    dir_ = tmpl;
-    script_ = fs::absolute(fs::path(root) / "deploy/pg-throwaway.sh").string();
-    const std::string log = dir_ + ".uri";
-    if (RunProcess({"/bin/bash", script_, "start", dir_, std::to_string(port)}, log) != 0) {
-      return Internal("pg-throwaway.sh start failed: " + ReadFile(log));
-    }
-    uri_ = ReadFile(log);
-    fs::remove(log);
-    while (!uri_.empty() && (uri_.back() == '\n' || uri_.back() == ' ')) uri_.pop_back();
-    return Status::Ok();
-  }
-  std::string Uri(const std::string& dbname) const {
-    std::string u = uri_;
-    const std::string from = "///postgres?";
-    size_t p = u.find(from);
-    return p == std::string::npos ? u : u.replace(p, from.size(), "///" + dbname + "?");
-  }
-
- private:
-  std::string dir_, script_, uri_;
-};
 
 // Samples the lag: see the comment at the top.
 class Probe {
@@ -302,7 +239,7 @@ Status Run(const Options& o) {
     ~Cleanup() { fs::remove_all(dir); }
   } cleanup{work};
   Server server;
-  RETURN_IF_ERROR(server.Start(o.root, o.port ? o.port : 56000 + ::getpid() % 1000));
+  RETURN_IF_ERROR(server.Start(o.root, o.port ? o.port : 56000 + ::getpid() % 1000, "lbench"));
   {
     ASSIGN_OR_RETURN(PgConn admin, PgConn::Connect(server.Uri("postgres")));
     RETURN_IF_ERROR(admin.Run("CREATE DATABASE lag"));
