@@ -58,15 +58,8 @@ int RunSnapshot(const std::vector<std::string>& argv) {
     if (!s.ok()) return Fail(s);
     // Tables in the way are a conflict, not a plan finding.
     if ((*lp)->plan.options.target_schema == schema::TargetSchemaMode::kCreate) {
-      for (const auto& tm : (*lp)->plan.tables) {
-        auto r = target->ExecParams("SELECT to_regclass($1) IS NOT NULL",
-                                    {QuotePgIdent((*lp)->plan.options.pg_schema) + "." + QuotePgIdent(tm.target)});
-        if (!r.ok()) return Fail(r.status());
-        if (r->Get(0, 0) == "t") {
-          return Fail(Conflict("target table " + (*lp)->plan.options.pg_schema + "." + tm.target +
-                               " already exists and slipway did not create it; drop it, or use --target-schema existing"));
-        }
-      }
+      s = replicator::CheckTargetTablesAbsent(*target, (*lp)->plan);
+      if (!s.ok()) return Fail(s);
     }
     s = CheckPlanAgainstTarget(*target, &(*lp)->plan);
     if (!s.ok()) return Fail(s);

@@ -35,6 +35,28 @@ Status CheckJournalMode(Db& db, bool set_wal) {
   return Status::Ok();
 }
 
+Result<bool> TargetTableExists(PgConn& pg, const schema::Plan& plan, const schema::TableMapping& tm) {
+  ASSIGN_OR_RETURN(PgResult r, pg.ExecParams("SELECT to_regclass($1) IS NOT NULL",
+                                             {QuotePgIdent(plan.options.pg_schema) + "." + QuotePgIdent(tm.target)}));
+  return r.Get(0, 0) == "t";
+}
+
+}  // namespace
+
+Status CheckTargetTablesAbsent(PgConn& pg, const schema::Plan& plan) {
+  for (const auto& tm : plan.tables) {
+    ASSIGN_OR_RETURN(bool exists, TargetTableExists(pg, plan, tm));
+    if (exists) {
+      return Status(Code::kConflict, "target table " + plan.options.pg_schema + "." + tm.target +
+                                         " already exists and slipway did not create it; drop it, or use "
+                                         "--target-schema existing to load into the app's own tables");
+    }
+  }
+  return Status::Ok();
+}
+
+namespace {
+
 // Creates the migration record, the table records and the target tables in
 // one transaction: a crash leaves all of it or none.
 Status SetUpTarget(PgConn& pg, const SnapshotOptions& o, const schema::Plan& plan, const CaptureInfo& capture) {
@@ -43,17 +65,13 @@ Status SetUpTarget(PgConn& pg, const SnapshotOptions& o, const schema::Plan& pla
   RETURN_IF_ERROR(EnsureStateSchema(pg));
   RETURN_IF_ERROR(pg.Run("CREATE SCHEMA IF NOT EXISTS " + QuotePgIdent(plan.options.pg_schema)));
   const bool existing = plan.options.target_schema == schema::TargetSchemaMode::kExisting;
+  if (!existing) RETURN_IF_ERROR(CheckTargetTablesAbsent(pg, plan));
   for (const auto& tm : plan.tables) {
-    ASSIGN_OR_RETURN(PgResult r, pg.ExecParams("SELECT to_regclass($1) IS NOT NULL",
-                                               {QuotePgIdent(plan.options.pg_schema) + "." + QuotePgIdent(tm.target)}));
-    const bool exists = r.Get(0, 0) == "t";
     const std::string qname = plan.options.pg_schema + "." + tm.target;
-    if (exists && !existing) {
-      return Status(Code::kConflict, "target table " + qname +
-                                         " already exists and slipway did not create it; drop it, or use "
-                                         "--target-schema existing to load into the app's own tables");
+    if (existing) {
+      ASSIGN_OR_RETURN(bool exists, TargetTableExists(pg, plan, tm));
+      if (!exists) return Status(Code::kConflict, "target table " + qname + " does not exist");
     }
-    if (!exists && existing) return Status(Code::kConflict, "target table " + qname + " does not exist");
     if (existing) {
       ASSIGN_OR_RETURN(PgResult n, pg.Exec("SELECT EXISTS (SELECT 1 FROM " + QuotePgIdent(plan.options.pg_schema) + "." +
                                            QuotePgIdent(tm.target) + ")"));

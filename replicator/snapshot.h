@@ -39,6 +39,10 @@ struct SnapshotOptions {
 // the ones existing rows break stay NOT VALID and are described in *warnings.
 Status ValidateForeignKeys(PgConn& pg, const schema::Plan& plan, std::vector<std::string>* warnings);
 
+// With the plan's target_schema "create": a conflict naming the first plan
+// table that already exists in the target (slipway did not create it).
+Status CheckTargetTablesAbsent(PgConn& pg, const schema::Plan& plan);
+
 struct SnapshotResult {
   int64_t rows = 0;
   int tables_copied = 0;
