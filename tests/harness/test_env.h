@@ -61,4 +61,16 @@ int WaitProgram(int pid);
 // A fresh temp folder for the running test, removed at exit.
 std::string TempDir();
 
+// A test with its own temporary folder and a fresh target database.
+class TargetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    REQUIRE_PG();
+    dir_ = TempDir();
+    target_ = FreshDatabase();
+  }
+  std::string dir_;
+  std::string target_;
+};
+
 }  // namespace slipway::testing

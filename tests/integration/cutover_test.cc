@@ -42,12 +42,11 @@ bool PgAcceptsWrites(const std::string& uri) {
       .ok();
 }
 
-class CutoverTest : public ::testing::Test {
+class CutoverTest : public TargetTest {
  protected:
   void SetUp() override {
-    REQUIRE_PG();
-    dir_ = TempDir();
-    target_ = FreshDatabase();
+    TargetTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     db_ = dir_ + "/app.db";
     RunResult g = RunProgram(SLIPWAY_GEN_RACETIMING, {"--out", db_, "--rows", "20000", "--seed", "5"});
     ASSERT_EQ(g.exit_code, 0) << g.err;
@@ -62,7 +61,7 @@ class CutoverTest : public ::testing::Test {
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
-  std::string dir_, target_, db_, env_;
+  std::string db_, env_;
 };
 
 TEST_F(CutoverTest, MovesTheAppUnderLoad) {

@@ -61,16 +61,7 @@ int64_t CountTables(const std::string& uri) {
   return std::stoll(r->Str(0, 0));
 }
 
-class PlanTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    REQUIRE_PG();
-    dir_ = TempDir();
-    target_ = FreshDatabase();
-  }
-  std::string dir_;
-  std::string target_;
-};
+using PlanTest = TargetTest;
 
 TEST_F(PlanTest, TypesChosenFromTheData) {
   std::string db = MakeSqlite(dir_, "types.db", R"sql(

@@ -69,16 +69,7 @@ newline\back', 3, NULL);
   )sql");
 }
 
-class SnapshotTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    REQUIRE_PG();
-    dir_ = TempDir();
-    target_ = FreshDatabase();
-  }
-  std::string dir_;
-  std::string target_;
-};
+using SnapshotTest = TargetTest;
 
 TEST_F(SnapshotTest, CornerCasesArriveEqual) {
   std::string db = CornerCaseDb(dir_);

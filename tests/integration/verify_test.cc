@@ -87,13 +87,8 @@ struct VerifyRun {
   json doc;
 };
 
-class VerifyTest : public ::testing::Test {
+class VerifyTest : public TargetTest {
  protected:
-  void SetUp() override {
-    REQUIRE_PG();
-    dir_ = TempDir();
-    target_ = FreshDatabase();
-  }
 
   // plan --out, the DDL run on the target, then every table loaded.
   void Migrate(const std::string& db, const std::vector<std::string>& reversed = {}) {
@@ -142,8 +137,6 @@ class VerifyTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.message() << "\n" << sql;
   }
 
-  std::string dir_;
-  std::string target_;
   std::string plan_path_;
 };
 
