@@ -3,6 +3,7 @@
 //
 //   apply_bench [--db FILE] [--rows N] [--changes N] [--rows-per-tx K] [--runs R]
 //               [--batch B] [--single N] [--live-changes N] [--port P] [--root DIR] [--out DIR] [--skip-live]
+//               [--methods NAME,...]
 //
 // 1. A throwaway PostgreSQL (deploy/pg-throwaway.sh), a fresh copy of the
 //    race-timing database, `slipway snapshot` into it (installs capture).
@@ -91,10 +92,23 @@ struct Options {
   std::string root = ".";
   std::string out = "bench/out";
   bool live = true;
+  std::vector<std::string> methods;  // empty: all
   fs::path bin;  // folder of this program (build/bench)
 };
 
 double Seconds(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::vector<std::string> SplitCsv(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    if (comma > start) out.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -602,6 +616,12 @@ Status Run(const Options& o) {
       {"copy", "baseline iii: COPY " + std::to_string(o.batch) + " into staging + merge", {}, {}},
       {"copy_one_tx", "baseline iii with every change in one transaction (the stream's shape)", {}, {}},
   };
+  if (!o.methods.empty()) {
+    std::erase_if(methods, [&](const Method& m) {
+      return std::find(o.methods.begin(), o.methods.end(), m.name) == o.methods.end();
+    });
+    if (methods.empty()) return InvalidArgument("--methods names none of the methods");
+  }
   for (int r = 0; r < o.runs && !g_stop; ++r) {
     for (size_t k = 0; k < methods.size() && !g_stop; ++k) {
       Method& m = methods[(k + static_cast<size_t>(r)) % methods.size()];
@@ -692,7 +712,7 @@ Status ParseOptions(int argc, char** argv, Options& o) {
   const std::vector<cli::OptionSpec> specs = {
       {"db", true, ""},   {"rows", true, ""},   {"seed", true, ""}, {"changes", true, ""}, {"rows-per-tx", true, ""},
       {"runs", true, ""}, {"batch", true, ""},  {"single", true, ""}, {"live-changes", true, ""}, {"port", true, ""},  {"root", true, ""},
-      {"out", true, ""},  {"skip-live", false, ""}};
+      {"out", true, ""},  {"skip-live", false, ""}, {"methods", true, ""}};
   ASSIGN_OR_RETURN(cli::Args args, cli::Args::Parse(std::vector<std::string>(argv + 1, argv + argc), specs));
   ASSIGN_OR_RETURN(o.rows, ParseInt64("rows", args.GetOr("rows", "200000")));
   ASSIGN_OR_RETURN(o.seed, ParseInt64("seed", args.GetOr("seed", "1")));
@@ -708,6 +728,7 @@ Status ParseOptions(int argc, char** argv, Options& o) {
   o.root = args.GetOr("root", ".");
   o.out = args.GetOr("out", "bench/out");
   o.live = !args.Has("skip-live");
+  for (const std::string& name : SplitCsv(args.GetOr("methods", ""))) o.methods.push_back(name);
   o.db = args.GetOr("db", o.out + "/racetiming-r" + std::to_string(o.rows) + "-s" + std::to_string(o.seed) + ".db");
   if (o.runs < 1 || o.changes < 1 || o.rows_per_tx < 1 || o.batch < 1 || o.single < 1 || o.live_changes < 1) {
     return InvalidArgument("--runs, --changes, --rows-per-tx, --batch and --single must be positive");

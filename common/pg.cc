@@ -106,6 +106,7 @@ bool PgConn::IsPrepared(const std::string& name) const {
 Status PgConn::BeginPipeline() {
   if (PQenterPipelineMode(conn_.get()) != 1) return Status(Code::kRetryable, "pipeline: " + ErrorMessage());
   queued_ = 0;
+  sync_sent_ = false;
   return Status::Ok();
 }
 
@@ -129,9 +130,30 @@ Status PgConn::QueueSql(const std::string& sql) {
   return Status::Ok();
 }
 
+Status PgConn::QueueParams(const std::string& sql, const std::vector<PgParam>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  if (PQsendQueryParams(conn_.get(), sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(), nullptr,
+                        nullptr, 0) != 1) {
+    return Status(Code::kRetryable, "pipeline send: " + ErrorMessage());
+  }
+  ++queued_;
+  return Status::Ok();
+}
+
+Status PgConn::SendPipelineSync() {
+  if (PQpipelineSync(conn_.get()) != 1) return Status(Code::kRetryable, "pipeline sync: " + ErrorMessage());
+  sync_sent_ = true;
+  return Status::Ok();
+}
+
 Status PgConn::EndPipeline() {
   Status first;
-  if (PQpipelineSync(conn_.get()) != 1) first = Status(Code::kRetryable, "pipeline sync: " + ErrorMessage());
+  if (!sync_sent_ && PQpipelineSync(conn_.get()) != 1) {
+    first = Status(Code::kRetryable, "pipeline sync: " + ErrorMessage());
+  }
+  sync_sent_ = false;
   // Each queued statement yields its result then a NULL; the sync yields
   // PGRES_PIPELINE_SYNC.
   bool synced = !first.ok();

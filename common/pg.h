@@ -66,7 +66,11 @@ class PgConn {
   Status BeginPipeline();
   Status QueuePrepared(const std::string& name, const std::vector<PgParam>& params);
   Status QueueSql(const std::string& sql);
-  Status EndPipeline();  // sync, read all results, leave pipeline mode
+  Status QueueParams(const std::string& sql, const std::vector<PgParam>& params);
+  // Sends the sync and flushes: the server runs what is queued while the
+  // caller does other work. EndPipeline() then only reads the results.
+  Status SendPipelineSync();
+  Status EndPipeline();  // sync (unless sent), read all results, leave pipeline mode
 
   // COPY ... FROM STDIN helpers.
   Status CopyBegin(std::string_view copy_sql);
@@ -85,6 +89,7 @@ class PgConn {
   std::unique_ptr<PGconn, Finish> conn_;
   std::vector<std::string> prepared_;
   int queued_ = 0;
+  bool sync_sent_ = false;
 };
 
 // Rolls back the connection's open transaction when it goes out of scope,

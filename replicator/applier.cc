@@ -18,6 +18,14 @@ std::string KeyColumnsList(size_t n) {
 
 constexpr const char* kRange = " FROM _slipway_changelog WHERE tid = ?1 AND seq > ?2 AND seq <= ?3";
 
+constexpr size_t kCopyFlushBytes = 256 * 1024;
+// Rows read ahead while the server deletes; the rest streams after.
+constexpr size_t kPrefetchBytes = 8 * 1024 * 1024;
+
+bool IsIntegerKind(schema::PgKind k) {
+  return k == schema::PgKind::kBigint || k == schema::PgKind::kInteger || k == schema::PgKind::kSmallint;
+}
+
 }  // namespace
 
 // Prepared statements are named per applier: a new applier (after a schema
@@ -29,10 +37,15 @@ Applier::Applier(PgConn& target, const schema::Plan& plan, std::map<std::string,
   for (const auto& tm : plan.tables) {
     auto it = tids.find(tm.source);
     if (it == tids.end()) continue;
-    Table t{&tm, BuildTableSql(tm, plan.options.pg_schema), it->second, {}};
+    Table t;
+    t.tm = &tm;
+    t.sql = BuildTableSql(tm, plan.options.pg_schema);
+    t.tid = it->second;
     if (!t.sql.rowid_keyed) {
       for (const auto& k : tm.key_source) t.key_cols.push_back(tm.FindSource(k));
     }
+    t.int_key = t.sql.rowid_keyed || (t.key_cols.size() == 1 && t.key_cols[0]->repr == schema::Repr::kNative &&
+                                      IsIntegerKind(t.key_cols[0]->type.kind));
     tables_.emplace(it->second, std::move(t));
   }
 }
@@ -68,6 +81,30 @@ Status Applier::EncodeKey(const Table& t, sqlite3_stmt* st, int first, std::vect
   return Status::Ok();
 }
 
+bool Applier::MayExist(Table& t, const schema::SqlValue& v) {
+  if (!t.int_key) return true;
+  if (v.type != SQLITE_INTEGER) {
+    t.round_other = true;
+    return true;
+  }
+  t.round_max = std::max(t.round_max, v.i);
+  return !t.max_key || v.i <= *t.max_key;
+}
+
+std::string Applier::BeginPrefix() {
+  if (!begin_pending_) return "";
+  begin_pending_ = false;
+  return "BEGIN; ";
+}
+
+Status Applier::LoadMaxKey(Table& t) {
+  ASSIGN_OR_RETURN(PgResult r, target_.Exec(BeginPrefix() + "SELECT max(" + QuotePgIdent(t.tm->key_target[0]) +
+                                            ") FROM " + t.sql.pg_table));
+  // An empty table: every key is above the bound.
+  t.max_key = r.IsNull(0, 0) ? INT64_MIN : std::stoll(r.Str(0, 0));
+  return Status::Ok();
+}
+
 Status Applier::EnsurePrepared(Table& t) {
   const std::string del = "slipway_del_" + std::to_string(t.tid) + "_" + std::to_string(generation_);
   const std::string ins = "slipway_ins_" + std::to_string(t.tid) + "_" + std::to_string(generation_);
@@ -98,10 +135,11 @@ Status Applier::ApplyPipelined(Db& source, Table& t, int64_t from, int64_t to, R
   while (true) {
     ASSIGN_OR_RETURN(bool row, keys.Step());
     if (!row) break;
+    ++stats->keys;
+    if (nkey == 1 && !MayExist(t, schema::SqlValue::FromColumn(keys.get(), 0))) continue;
     params.clear();
     RETURN_IF_ERROR(EncodeKey(t, keys.get(), 0, &params));
     RETURN_IF_ERROR(target_.QueuePrepared(del, params));
-    ++stats->keys;
   }
   ASSIGN_OR_RETURN(Stmt rows, source.Prepare(RowsQuery(t)));
   rows.Bind(1, static_cast<int64_t>(t.tid)).Bind(2, from).Bind(3, to);
@@ -145,53 +183,147 @@ Status Applier::ApplyPipelined(Db& source, Table& t, int64_t from, int64_t to, R
 
 Status Applier::ApplyByCopy(Db& source, Table& t, int64_t from, int64_t to, RoundStats* stats) {
   const size_t nkey = t.sql.sqlite_key.size();
-  const std::string stage = QuotePgIdent("_slipway_keys_" + std::to_string(t.tid));
-  std::string keycols, join;
-  for (size_t i = 0; i < nkey; ++i) {
-    const std::string k = QuotePgIdent(t.tm->key_target[i]);
-    keycols += (i ? ", " : "") + k;
-    join += (i ? " AND " : "") + std::string("t.") + k + " = s." + k;
-  }
-  RETURN_IF_ERROR(target_.Run("CREATE TEMP TABLE IF NOT EXISTS " + stage + " ON COMMIT DELETE ROWS AS SELECT " + keycols +
-                              " FROM " + t.sql.pg_table + " WITH NO DATA"));
-  RETURN_IF_ERROR(target_.CopyBegin("COPY " + stage + " FROM STDIN (FORMAT binary)"));
   ASSIGN_OR_RETURN(Stmt keys, source.Prepare("SELECT DISTINCT " + KeyColumnsList(nkey) + kRange));
   keys.Bind(1, static_cast<int64_t>(t.tid)).Bind(2, from).Bind(3, to);
-  std::string buf, scratch;
-  schema::AppendBinaryHeader(&buf);
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, keys.Step());
-    if (!row) break;
-    schema::AppendInt16(static_cast<int16_t>(nkey), &buf);
-    for (size_t i = 0; i < nkey; ++i) {
-      schema::SqlValue v = schema::SqlValue::FromColumn(keys.get(), static_cast<int>(i));
-      if (t.sql.rowid_keyed) {
-        schema::AppendInt32(8, &buf);
-        schema::AppendInt64(v.i, &buf);
-      } else {
-        Status s = schema::EncodeBinaryField(v, *t.key_cols[i], &buf, &scratch);
-        if (!s.ok()) return s.Annotate("table " + t.tm->source + ", key column " + t.key_cols[i]->source);
+  int64_t nkeys = 0;
+  // An integer key: the keys to delete go as one array parameter.
+  bool by_array = t.int_key;
+  std::string array = "{";
+  int64_t to_delete = 0;
+  if (by_array) {
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, keys.Step());
+      if (!row) break;
+      schema::SqlValue v = schema::SqlValue::FromColumn(keys.get(), 0);
+      if (v.type != SQLITE_INTEGER) {
+        by_array = false;
+        break;
+      }
+      ++nkeys;
+      if (!MayExist(t, v)) continue;
+      if (to_delete++ > 0) array += ',';
+      array += std::to_string(v.i);
+    }
+    array += '}';
+  }
+  const std::string stage = QuotePgIdent("_slipway_keys_" + std::to_string(t.tid));
+  if (!by_array) {
+    RETURN_IF_ERROR(keys.Reset());
+    keys.Bind(1, static_cast<int64_t>(t.tid)).Bind(2, from).Bind(3, to);
+    nkeys = 0;
+    std::string keycols;
+    for (size_t i = 0; i < nkey; ++i) keycols += (i ? ", " : "") + QuotePgIdent(t.tm->key_target[i]);
+    RETURN_IF_ERROR(target_.Run(BeginPrefix() + "CREATE TEMP TABLE IF NOT EXISTS " + stage +
+                                " ON COMMIT DELETE ROWS AS SELECT " + keycols + " FROM " + t.sql.pg_table +
+                                " WITH NO DATA"));
+    RETURN_IF_ERROR(target_.CopyBegin("COPY " + stage + " FROM STDIN (FORMAT binary)"));
+    std::string buf, scratch;
+    schema::AppendBinaryHeader(&buf);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, keys.Step());
+      if (!row) break;
+      ++nkeys;
+      if (nkey == 1 && !MayExist(t, schema::SqlValue::FromColumn(keys.get(), 0))) continue;
+      ++to_delete;
+      schema::AppendInt16(static_cast<int16_t>(nkey), &buf);
+      for (size_t i = 0; i < nkey; ++i) {
+        schema::SqlValue v = schema::SqlValue::FromColumn(keys.get(), static_cast<int>(i));
+        if (t.sql.rowid_keyed) {
+          schema::AppendInt32(8, &buf);
+          schema::AppendInt64(v.i, &buf);
+        } else {
+          Status s = schema::EncodeBinaryField(v, *t.key_cols[i], &buf, &scratch);
+          if (!s.ok()) return s.Annotate("table " + t.tm->source + ", key column " + t.key_cols[i]->source);
+        }
+      }
+      if (buf.size() > kCopyFlushBytes) {
+        RETURN_IF_ERROR(target_.CopyPut(buf.data(), buf.size()));
+        buf.clear();
       }
     }
-    ++stats->keys;
-    if (buf.size() > 256 * 1024) {
+    schema::AppendBinaryTrailer(&buf);
+    RETURN_IF_ERROR(target_.CopyPut(buf.data(), buf.size()));
+    RETURN_IF_ERROR(target_.CopyEnd().status());
+  }
+  stats->keys += nkeys;
+
+  // The DELETE is sent without waiting for it; the rows are read from
+  // SQLite while the server runs it.
+  bool pipelined = false;
+  if (begin_pending_ || to_delete > 0) {
+    RETURN_IF_ERROR(target_.BeginPipeline());
+    pipelined = true;
+    Status s;
+    if (!BeginPrefix().empty()) s = target_.QueueSql("BEGIN");
+    if (s.ok() && to_delete > 0 && by_array) {
+      s = target_.QueueParams("DELETE FROM " + t.sql.pg_table + " WHERE " + QuotePgIdent(t.tm->key_target[0]) +
+                                  " = ANY($1::bigint[])",
+                              {array});
+    } else if (s.ok() && to_delete > 0) {
+      std::string join;
+      for (size_t i = 0; i < nkey; ++i) {
+        const std::string k = QuotePgIdent(t.tm->key_target[i]);
+        join += (i ? " AND " : "") + std::string("t.") + k + " = s." + k;
+      }
+      // The staging table has no statistics; left alone the planner hashes
+      // or merges the whole target table every round. Probing its key index
+      // per staged key is what a delete of touched keys wants.
+      for (const char* q : {"SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off"}) {
+        if (s.ok()) s = target_.QueueSql(q);
+      }
+      if (s.ok()) s = target_.QueueSql("DELETE FROM " + t.sql.pg_table + " t USING " + stage + " s WHERE " + join);
+      for (const char* q : {"SET LOCAL enable_hashjoin = on", "SET LOCAL enable_mergejoin = on"}) {
+        if (s.ok()) s = target_.QueueSql(q);
+      }
+    }
+    if (s.ok()) s = target_.SendPipelineSync();
+    if (!s.ok()) {
+      (void)target_.EndPipeline();
+      return s;
+    }
+  }
+  ASSIGN_OR_RETURN(Stmt rows, source.Prepare(RowsQuery(t)));
+  rows.Bind(1, static_cast<int64_t>(t.tid)).Bind(2, from).Bind(3, to);
+  std::string buf, scratch;
+  schema::AppendBinaryHeader(&buf);
+  int64_t n = 0;
+  bool more = true;
+  Status read;
+  while (buf.size() < kPrefetchBytes) {
+    auto row = rows.Step();
+    if (!row.ok()) {
+      read = row.status().Annotate("read " + t.tm->source);
+      break;
+    }
+    if (!*row) {
+      more = false;
+      break;
+    }
+    read = AppendCopyRow(rows.get(), 0, *t.tm, t.sql, &buf, &scratch);
+    if (!read.ok()) break;
+    ++n;
+  }
+  if (pipelined) {
+    Status deleted = target_.EndPipeline();
+    if (read.ok()) read = deleted;
+  }
+  RETURN_IF_ERROR(read);
+  RETURN_IF_ERROR(target_.CopyBegin(BinaryCopySql(t.sql)));
+  while (more) {
+    if (buf.size() >= kCopyFlushBytes) {
       RETURN_IF_ERROR(target_.CopyPut(buf.data(), buf.size()));
       buf.clear();
     }
+    auto row = rows.Step();
+    if (!row.ok()) return row.status().Annotate("read " + t.tm->source);
+    if (!*row) break;
+    RETURN_IF_ERROR(AppendCopyRow(rows.get(), 0, *t.tm, t.sql, &buf, &scratch));
+    ++n;
   }
   schema::AppendBinaryTrailer(&buf);
   RETURN_IF_ERROR(target_.CopyPut(buf.data(), buf.size()));
-  RETURN_IF_ERROR(target_.CopyEnd().status());
-  // The staging table has no statistics; left alone the planner hashes or
-  // merges the whole target table every round. Probing its key index per
-  // staged key is what a delete of touched keys wants.
-  RETURN_IF_ERROR(target_.Run("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"));
-  RETURN_IF_ERROR(target_.Run("DELETE FROM " + t.sql.pg_table + " t USING " + stage + " s WHERE " + join));
-  RETURN_IF_ERROR(target_.Run("SET LOCAL enable_hashjoin = on; SET LOCAL enable_mergejoin = on"));
-  ASSIGN_OR_RETURN(Stmt rows, source.Prepare(RowsQuery(t)));
-  rows.Bind(1, static_cast<int64_t>(t.tid)).Bind(2, from).Bind(3, to);
-  RETURN_IF_ERROR(target_.CopyBegin(BinaryCopySql(t.sql)));
-  ASSIGN_OR_RETURN(int64_t n, StreamRows(rows, 0, target_, *t.tm, t.sql, nullptr, 0));
+  auto copied = target_.CopyEnd();
+  if (!copied.ok()) return copied.status().Annotate("copy into " + t.tm->target);
   stats->upserts += n;
   stats->copy_path = true;
   return Status::Ok();
@@ -200,7 +332,8 @@ Status Applier::ApplyByCopy(Db& source, Table& t, int64_t from, int64_t to, Roun
 Status Applier::CopyWhole(Db& source, Table& t, RoundStats* stats) {
   // DELETE, not TRUNCATE: other tables' foreign keys may point here, and the
   // replica role skips their checks only for row-level changes.
-  RETURN_IF_ERROR(target_.Run("DELETE FROM " + t.sql.pg_table));
+  RETURN_IF_ERROR(target_.Run(BeginPrefix() + "DELETE FROM " + t.sql.pg_table));
+  t.max_key.reset();
   std::string select = "SELECT ";
   if (t.sql.rowid_keyed) select += t.sql.sqlite_key[0] + ", ";
   for (size_t i = 0; i < t.sql.sqlite_columns.size(); ++i) select += (i ? ", " : "") + t.sql.sqlite_columns[i];
@@ -227,8 +360,18 @@ Result<RoundStats> Applier::ApplyRange(Db& source, int64_t from, int64_t to) {
       stats.changes += st.Int(1);
     }
   }
-  RETURN_IF_ERROR(target_.Run("BEGIN"));
+  begin_pending_ = true;
   RollbackGuard abort{target_};
+  // After any failure no bound is trusted: a commit whose outcome is unknown
+  // may have written keys above it.
+  struct ForgetBounds {
+    std::map<int, Table>& tables;
+    bool active = true;
+    ~ForgetBounds() {
+      if (!active) return;
+      for (auto& [tid, t] : tables) t.max_key.reset();
+    }
+  } forget{tables_};
   for (int tid : resync_) {
     auto it = tables_.find(tid);
     if (it == tables_.end()) continue;
@@ -237,36 +380,56 @@ Result<RoundStats> Applier::ApplyRange(Db& source, int64_t from, int64_t to) {
     RETURN_IF_ERROR(target_.ExecParams("UPDATE slipway.tables SET resync = false WHERE tid = $1", {std::to_string(tid)})
                         .status());
   }
-  std::vector<Table*> small;
+  std::vector<Table*> small, applied;
   for (const auto& [tid, n] : touched) {
     auto it = tables_.find(tid);
     if (it == tables_.end() || resync_.count(tid) != 0) continue;  // not replicated, or copied whole
+    Table& t = it->second;
     ++stats.tables;
+    applied.push_back(&t);
+    t.round_max = INT64_MIN;
+    t.round_other = false;
+    if (t.int_key && !t.max_key) RETURN_IF_ERROR(LoadMaxKey(t));
     if (n > pipeline_max_) {
-      RETURN_IF_ERROR(ApplyByCopy(source, it->second, from, to, &stats));
+      RETURN_IF_ERROR(ApplyByCopy(source, t, from, to, &stats));
     } else {
-      small.push_back(&it->second);
+      small.push_back(&t);
     }
   }
   // Statements are prepared outside the pipeline (a synchronous call).
   for (Table* t : small) RETURN_IF_ERROR(EnsurePrepared(*t));
+  // One round trip: the small tables, the position and the COMMIT.
   RETURN_IF_ERROR(target_.BeginPipeline());
   Status s;
+  if (!BeginPrefix().empty()) s = target_.QueueSql("BEGIN");
   for (Table* t : small) {
-    s = ApplyPipelined(source, *t, from, to, &stats);
     if (!s.ok()) break;
+    s = ApplyPipelined(source, *t, from, to, &stats);
   }
   if (s.ok()) {
-    s = target_.QueueSql("UPDATE slipway.migration SET applied_seq = " + std::to_string(to) +
-                         ", applied_at = now() WHERE applied_seq <= " + std::to_string(to));
+    s = target_.QueueParams("UPDATE slipway.migration SET applied_seq = $1, applied_at = now() WHERE applied_seq <= $1",
+                            {std::to_string(to)});
   }
+  if (s.ok()) s = FailpointStatus("stream.before_commit");
+  if (s.ok()) s = target_.QueueSql("COMMIT");
   Status end = target_.EndPipeline();
   if (!s.ok()) return s;
   RETURN_IF_ERROR(end);
-  stats.deletes = stats.keys - stats.upserts;
-  SLIPWAY_FAILPOINT("stream.before_commit");
-  RETURN_IF_ERROR(target_.Run("COMMIT"));
   abort.active = false;
+  forget.active = false;
+  stats.deletes = stats.keys - stats.upserts;
+  for (Table* t : applied) {
+    if (!t->max_key) continue;
+    if (t->round_other) {
+      t->max_key.reset();
+    } else {
+      t->max_key = std::max(*t->max_key, t->round_max);
+    }
+  }
+  for (int tid : resync_) {
+    auto it = tables_.find(tid);
+    if (it != tables_.end()) it->second.max_key.reset();
+  }
   resync_.clear();
   SLIPWAY_FAILPOINT("stream.after_commit");
   return stats;

@@ -13,17 +13,26 @@
 //  - several changes to one key fold into one write;
 //  - unique constraints never see a transient clash: touched keys are deleted
 //    before any is inserted, and untouched rows already match that snapshot.
-// Small batches go through one pipelined round trip; large ones through
-// COPY into a staging table of keys and COPY of the rows.
+// Small batches go through one pipelined round trip; large ones through a
+// DELETE of the keys (an array parameter for an integer key, else a staging
+// table filled by COPY) and COPY of the rows, read from SQLite while the
+// DELETE runs.
+// For a table keyed by one integer, the applier keeps an upper bound of the
+// keys the target holds (read with max() when it first touches the table,
+// raised after each commit, forgotten after any failure and after a whole
+// copy); touched keys above it are not deleted, since the target cannot hold
+// them (only the applier writes the replicated tables).
 // Thread-safety: one Applier per connection pair.
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "common/pg.h"
 #include "common/sqlite.h"
 #include "replicator/table_sql.h"
+#include "schema/codec.h"
 #include "schema/plan.h"
 
 namespace slipway::replicator {
@@ -56,11 +65,25 @@ class Applier {
 
  private:
   struct Table {
-    const schema::TableMapping* tm;
+    const schema::TableMapping* tm = nullptr;
     TableSql sql;
-    int tid;
+    int tid = 0;
     std::vector<const schema::ColumnMapping*> key_cols;  // empty for rowid tables
+    // One integer key column (the rowid, or an integer type held natively).
+    bool int_key = false;
+    // No key in the target is above this; nullopt when not known.
+    std::optional<int64_t> max_key;
+    // This round: the largest integer key touched, and whether a key that is
+    // not an integer was touched.
+    int64_t round_max = INT64_MIN;
+    bool round_other = false;
   };
+  // Whether the target may hold key `v` of `t` (false only for an integer
+  // above t.max_key); records the key in the round's bookkeeping.
+  bool MayExist(Table& t, const schema::SqlValue& v);
+  Status LoadMaxKey(Table& t);
+  // "BEGIN; " the first time in a round, then "".
+  std::string BeginPrefix();
   Status EnsurePrepared(Table& t);
   Status ApplyPipelined(Db& source, Table& t, int64_t from, int64_t to, RoundStats* stats);
   Status ApplyByCopy(Db& source, Table& t, int64_t from, int64_t to, RoundStats* stats);
@@ -74,6 +97,7 @@ class Applier {
   int64_t pipeline_max_ = 500;
   std::set<int> resync_;
   int generation_ = 0;
+  bool begin_pending_ = false;  // this round's BEGIN not sent yet
 };
 
 }  // namespace slipway::replicator

@@ -51,6 +51,44 @@ nlohmann::json ValuesToJson(const std::vector<schema::SqlValue>& vals) {
 
 }  // namespace
 
+Status AppendCopyRow(sqlite3_stmt* raw, int skip, const schema::TableMapping& tm, const TableSql& sql, std::string* buf,
+                     std::string* scratch) {
+  const int16_t nfields = static_cast<int16_t>(sql.pg_columns.size());
+  const int first_data = skip + (sql.rowid_keyed ? 1 : 0);
+  schema::AppendInt16(nfields, buf);
+  if (sql.rowid_keyed) {
+    schema::AppendInt32(8, buf);
+    schema::AppendInt64(sqlite3_column_int64(raw, skip), buf);
+  }
+  for (size_t c = 0; c < sql.column_index.size(); ++c) {
+    const int col = first_data + static_cast<int>(c);
+    if (sqlite3_column_type(raw, col) == SQLITE_NULL) {
+      schema::AppendBinaryNull(buf);
+      continue;
+    }
+    const schema::ColumnMapping& cm = tm.columns[static_cast<size_t>(sql.column_index[c])];
+    Status s = schema::EncodeBinaryField(schema::SqlValue::FromColumn(raw, col), cm, buf, scratch);
+    if (!s.ok()) {
+      // Name the row by its key: the rowid for tables keyed by it, else
+      // the primary key's values among the mapped columns.
+      std::string key;
+      if (sql.rowid_keyed) {
+        key = "rowid=" + std::to_string(sqlite3_column_int64(raw, skip));
+      } else {
+        for (const auto& k : tm.key_source) {
+          for (size_t c2 = 0; c2 < sql.column_index.size(); ++c2) {
+            if (tm.columns[static_cast<size_t>(sql.column_index[c2])].source != k) continue;
+            key += (key.empty() ? "" : ", ") + k + "=" +
+                   schema::DescribeValue(schema::SqlValue::FromColumn(raw, first_data + static_cast<int>(c2)));
+          }
+        }
+      }
+      return Status(Code::kBlocked, "table " + tm.source + ", " + key + ", column " + cm.source + ": " + s.message());
+    }
+  }
+  return Status::Ok();
+}
+
 Result<int64_t> StreamRows(Stmt& st, int skip, PgConn& target, const schema::TableMapping& tm, const TableSql& sql,
                            TableProgress* progress, int64_t rows_before, nlohmann::json* last_key) {
   TableProgress unused;
@@ -60,8 +98,6 @@ Result<int64_t> StreamRows(Stmt& st, int skip, PgConn& target, const schema::Tab
   std::string buf, scratch;
   buf.reserve(kCopyFlushBytes + 64 * 1024);
   schema::AppendBinaryHeader(&buf);
-  const int16_t nfields = static_cast<int16_t>(sql.pg_columns.size());
-  const int first_data = skip + (sql.rowid_keyed ? 1 : 0);
   int64_t rows = 0;
   while (true) {
     auto has = st.Step();
@@ -73,37 +109,7 @@ Result<int64_t> StreamRows(Stmt& st, int skip, PgConn& target, const schema::Tab
       key_bytes[k].assign(key_vals[k].bytes);
       key_vals[k].bytes = key_bytes[k];
     }
-    schema::AppendInt16(nfields, &buf);
-    if (sql.rowid_keyed) {
-      schema::AppendInt32(8, &buf);
-      schema::AppendInt64(sqlite3_column_int64(raw, skip), &buf);
-    }
-    for (size_t c = 0; c < sql.column_index.size(); ++c) {
-      const int col = first_data + static_cast<int>(c);
-      if (sqlite3_column_type(raw, col) == SQLITE_NULL) {
-        schema::AppendBinaryNull(&buf);
-        continue;
-      }
-      const schema::ColumnMapping& cm = tm.columns[static_cast<size_t>(sql.column_index[c])];
-      Status s = schema::EncodeBinaryField(schema::SqlValue::FromColumn(raw, col), cm, &buf, &scratch);
-      if (!s.ok()) {
-        // Name the row by its key: the rowid for tables keyed by it, else
-        // the primary key's values among the mapped columns.
-        std::string key;
-        if (sql.rowid_keyed) {
-          key = "rowid=" + std::to_string(sqlite3_column_int64(raw, skip));
-        } else {
-          for (const auto& k : tm.key_source) {
-            for (size_t c2 = 0; c2 < sql.column_index.size(); ++c2) {
-              if (tm.columns[static_cast<size_t>(sql.column_index[c2])].source != k) continue;
-              key += (key.empty() ? "" : ", ") + k + "=" +
-                     schema::DescribeValue(schema::SqlValue::FromColumn(raw, first_data + static_cast<int>(c2)));
-            }
-          }
-        }
-        return Status(Code::kBlocked, "table " + tm.source + ", " + key + ", column " + cm.source + ": " + s.message());
-      }
-    }
+    RETURN_IF_ERROR(AppendCopyRow(raw, skip, tm, sql, &buf, &scratch));
     ++rows;
     if (buf.size() >= kCopyFlushBytes) {
       RETURN_IF_ERROR(target.CopyPut(buf.data(), buf.size()));

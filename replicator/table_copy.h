@@ -61,6 +61,11 @@ Status RunPostData(PgConn& target, const std::string& pg_schema, const schema::D
 Result<int64_t> StreamRows(Stmt& st, int skip, PgConn& target, const schema::TableMapping& tm, const TableSql& sql,
                            TableProgress* progress, int64_t rows_before, nlohmann::json* last_key = nullptr);
 std::string BinaryCopySql(const TableSql& sql);
+// Appends the current row of a statement laid out as StreamRows() reads it
+// to `buf` as one binary COPY tuple. Values the mapping cannot hold are
+// kBlocked, naming the row by its key.
+Status AppendCopyRow(sqlite3_stmt* raw, int skip, const schema::TableMapping& tm, const TableSql& sql, std::string* buf,
+                     std::string* scratch);
 
 // The chunk key of the current row as JSON (typed, so text/blob/int survive).
 nlohmann::json KeyToJson(sqlite3_stmt* stmt, int ncols);
