@@ -15,8 +15,6 @@
 // every design alike. The ratio reported is the median over runs of the
 // per-run with/without ratios. See bench/README.md for the designs.
 
-#include <fcntl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/app_workload.h"
 #include "bench/bench_util.h"
 #include "cli/args.h"
 #include "common/sqlite.h"
@@ -47,20 +46,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kTid = 1;
 constexpr const char* kTable = "results";
-constexpr int64_t kBibBase = 100000000;  // inserted bibs never clash with generated ones
-constexpr double kGoalInsertDelete = 0.85;
-constexpr double kGoalUpdate = 0.75;
 constexpr int64_t kBlocks = 20;  // blocks per cell, round-robin over the designs
-
-enum class Op { kInsert, kUpdate, kDelete };
-const char* OpName(Op op) {
-  switch (op) {
-    case Op::kInsert: return "insert";
-    case Op::kUpdate: return "update";
-    case Op::kDelete: return "delete";
-  }
-  return "?";
-}
 
 struct Options {
   std::string db;
@@ -195,51 +181,17 @@ std::vector<Design> AllDesigns() {
   return d;
 }
 
-// The same operations for every design of a cell, fixed by the seed.
-struct Workload {
-  std::vector<int64_t> race_ids, participant_ids, result_ids;
-};
-
-Result<std::vector<int64_t>> Ids(Db& db, const std::string& table) {
-  std::vector<int64_t> out;
-  ASSIGN_OR_RETURN(Stmt st, db.Prepare("SELECT id FROM " + table + " ORDER BY id"));
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    out.push_back(st.Int(0));
-  }
-  if (out.empty()) return InvalidArgument(table + " is empty: generate the database first");
-  return out;
-}
-
-Result<Workload> LoadWorkload(const std::string& path) {
-  ASSIGN_OR_RETURN(Db db, Db::Open(path, Db::Mode::kReadOnly));
-  Workload w;
-  ASSIGN_OR_RETURN(w.race_ids, Ids(db, "races"));
-  ASSIGN_OR_RETURN(w.participant_ids, Ids(db, "participants"));
-  ASSIGN_OR_RETURN(w.result_ids, Ids(db, "results"));
-  return w;
-}
-
 struct Cell {
   Op op;
   int64_t rows_per_tx;
   int64_t transactions;
 };
 
-Status SyncFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) return IoError("open " + path);
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  return rc == 0 ? Status::Ok() : IoError("fsync " + path);
-}
-
 // One design's copy of the database, open, with the app's statements.
 struct Subject {
   std::string path;
   Db db;
-  Stmt ins, upd, del;
+  AppStatements st;
   double seconds = 0;      // wall time in the timed blocks
   double cpu_seconds = 0;  // this process's user + system time in them
 };
@@ -251,94 +203,23 @@ struct Measure {
   double pages_tx = 0;    // pages written to the WAL per transaction
 };
 
-double CpuNow() {
-  struct rusage ru {};
-  ::getrusage(RUSAGE_SELF, &ru);
-  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-  return sec(ru.ru_utime) + sec(ru.ru_stime);
-}
-
 // Copies the template and installs the design, outside the clock.
 Status OpenSubject(const Options& o, const Design& d, const Ctx& ctx, Subject& s) {
-  for (const char* sfx : {"", "-wal", "-shm"}) fs::remove(s.path + sfx);
-  fs::copy_file(o.db, s.path);
-  // The copy's dirty pages would otherwise be flushed by the first
-  // checkpoint inside the timed loop.
-  RETURN_IF_ERROR(SyncFile(s.path));
+  RETURN_IF_ERROR(FreshCopy(o.db, s.path));
   ASSIGN_OR_RETURN(s.db, Db::Open(s.path, Db::Mode::kReadWrite));
-  ASSIGN_OR_RETURN(auto mode, s.db.QueryText("PRAGMA journal_mode=WAL"));
-  if (mode.value_or("") != "wal") return Internal(s.path + ": cannot switch to WAL");
-  RETURN_IF_ERROR(s.db.Exec(std::string("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=") +
-                            (o.foreign_keys ? "ON" : "OFF")));
+  RETURN_IF_ERROR(AppPragmas(s.db, o.foreign_keys));
   if (d.install) RETURN_IF_ERROR(d.install(s.db, ctx).Annotate("install " + d.name));
   // Every design starts from an empty WAL.
   RETURN_IF_ERROR(s.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
-  ASSIGN_OR_RETURN(s.ins, s.db.Prepare("INSERT INTO results (race_id, participant_id, bib, status, finish_seconds, "
-                                       "laps, dnf, splits, created_at, updated_at) VALUES (?1, ?2, ?3, 'finished', ?4, "
-                                       "0, 0, ?5, ?6, NULL)"));
-  ASSIGN_OR_RETURN(s.upd, s.db.Prepare("UPDATE results SET laps = laps + 1, updated_at = ?2 WHERE id = ?1"));
-  ASSIGN_OR_RETURN(s.del, s.db.Prepare("DELETE FROM results WHERE id = ?1"));
+  ASSIGN_OR_RETURN(s.st, AppStatements::Prepare(s.db));
   return Status::Ok();
-}
-
-// The parameters of every row of a cell, drawn before the clock starts and
-// the same for every design; deletes take distinct ids.
-struct Params {
-  std::vector<int64_t> keys, aux;
-};
-
-Result<Params> DrawParams(const Workload& w, const Cell& cell, uint64_t seed) {
-  const size_t n = static_cast<size_t>(cell.transactions * cell.rows_per_tx);
-  Rng rng(seed);
-  auto pick = [&](const std::vector<int64_t>& v) { return v[static_cast<size_t>(rng.Range(0, static_cast<int64_t>(v.size()) - 1))]; };
-  Params p;
-  p.keys.resize(n);
-  p.aux.resize(n);
-  if (cell.op == Op::kDelete) {
-    if (n > w.result_ids.size()) return InvalidArgument("fewer results rows than deletes");
-    std::vector<int64_t> ids = w.result_ids;
-    for (size_t i = 0; i < n; ++i) {
-      std::swap(ids[i], ids[i + static_cast<size_t>(rng.Range(0, static_cast<int64_t>(ids.size() - i - 1)))]);
-    }
-    std::copy_n(ids.begin(), n, p.keys.begin());
-    return p;
-  }
-  for (size_t i = 0; i < n; ++i) {
-    p.keys[i] = pick(cell.op == Op::kInsert ? w.race_ids : w.result_ids);
-    if (cell.op == Op::kInsert) p.aux[i] = pick(w.participant_ids);
-  }
-  return p;
 }
 
 // Runs transactions [first, last) of the cell on one subject, timed.
 Status RunBlock(Subject& s, const Cell& cell, const Params& p, int64_t first, int64_t last, const std::string& now) {
   const auto t0 = Clock::now();
   const double c0 = CpuNow();
-  for (int64_t tx = first; tx < last; ++tx) {
-    RETURN_IF_ERROR(s.db.Exec("BEGIN IMMEDIATE"));
-    for (int64_t r = 0; r < cell.rows_per_tx; ++r) {
-      const size_t i = static_cast<size_t>(tx * cell.rows_per_tx + r);
-      Stmt* st = nullptr;
-      switch (cell.op) {
-        case Op::kInsert:
-          s.ins.Bind(1, p.keys[i]).Bind(2, p.aux[i]).Bind(3, kBibBase + static_cast<int64_t>(i));
-          s.ins.Bind(4, 900.0 + static_cast<double>(i % 20000) / 8.0).Bind(5, std::string_view("[1234.5]")).Bind(6, now);
-          st = &s.ins;
-          break;
-        case Op::kUpdate:
-          s.upd.Bind(1, p.keys[i]).Bind(2, now);
-          st = &s.upd;
-          break;
-        case Op::kDelete:
-          s.del.Bind(1, p.keys[i]);
-          st = &s.del;
-          break;
-      }
-      RETURN_IF_ERROR(st->Run());
-      RETURN_IF_ERROR(st->Reset());
-    }
-    RETURN_IF_ERROR(s.db.Exec("COMMIT"));
-  }
+  RETURN_IF_ERROR(RunTransactions(s.db, s.st, cell.op, cell.rows_per_tx, p, first, last, now));
   s.seconds += std::chrono::duration<double>(Clock::now() - t0).count();
   s.cpu_seconds += CpuNow() - c0;
   return Status::Ok();
@@ -351,7 +232,7 @@ Status RunBlock(Subject& s, const Cell& cell, const Params& p, int64_t first, in
 // Measure per design.
 Result<std::vector<Measure>> RunCell(const Options& o, const std::vector<const Design*>& designs, const Ctx& ctx,
                                     const Workload& w, const Cell& cell, const std::string& work, uint64_t seed) {
-  ASSIGN_OR_RETURN(Params p, DrawParams(w, cell, seed));
+  ASSIGN_OR_RETURN(Params p, DrawParams(w, cell.op, static_cast<size_t>(cell.transactions * cell.rows_per_tx), seed));
   std::vector<Subject> subjects(designs.size());
   for (size_t i = 0; i < designs.size(); ++i) {
     subjects[i].path = work + "." + std::to_string(i);
@@ -392,41 +273,6 @@ Result<std::vector<Measure>> RunCell(const Options& o, const std::vector<const D
     for (const char* sfx : {"", "-wal", "-shm"}) fs::remove(work + "." + std::to_string(i) + sfx);
   }
   return rates;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-Status EnsureTemplate(const Options& o) {
-  if (fs::exists(o.db)) return Status::Ok();
-  std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  const fs::path gen = self.parent_path() / "gen_racetiming";
-  if (ec || !fs::exists(gen)) return InvalidArgument(o.db + " does not exist and gen_racetiming was not found next to this program");
-  fs::create_directories(fs::path(o.db).parent_path().empty() ? fs::path(".") : fs::path(o.db).parent_path());
-  const std::string cmd = gen.string() + " --out '" + o.db + "' --rows " + std::to_string(o.rows) + " --seed " +
-                          std::to_string(o.seed) + " >&2";
-  std::fprintf(stderr, "capture_overhead: generating %s\n", o.db.c_str());
-  if (std::system(cmd.c_str()) != 0) return Internal("gen_racetiming failed");
-  return Status::Ok();
-}
-
-Result<std::vector<Op>> ParseOps(const std::string& text) {
-  std::vector<Op> out;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t comma = text.find(',', pos);
-    std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    pos = comma == std::string::npos ? text.size() + 1 : comma + 1;
-    if (item == "insert") out.push_back(Op::kInsert);
-    else if (item == "update") out.push_back(Op::kUpdate);
-    else if (item == "delete") out.push_back(Op::kDelete);
-    else return InvalidArgument("--ops: unknown op '" + item + "'");
-  }
-  return out;
 }
 
 Status ParseOptions(int argc, char** argv, Options& o) {
@@ -473,7 +319,7 @@ struct Series {
 };
 
 Status Run(const Options& o) {
-  RETURN_IF_ERROR(EnsureTemplate(o));
+  RETURN_IF_ERROR(EnsureRaceTiming(o.db, o.rows, o.seed, "capture_overhead"));
   std::vector<Design> designs;
   for (auto& d : AllDesigns()) {
     if (d.name == "off" || o.designs.empty() ||
@@ -553,26 +399,26 @@ Status Run(const Options& o) {
               "with tx/s", "ratio", "(min-max)", "goal", "pages/tx", "cpu ratio", "cpu us/tx");
   nlohmann::json jseries = nlohmann::json::array();
   for (const Series& s : series) {
-    const double goal = s.op == Op::kUpdate ? kGoalUpdate : kGoalInsertDelete;
-    const double ratio = Median(s.ratio);
+    const double goal = GoalFor(s.op);
+    const double ratio = MedianOf(s.ratio);
     const auto [lo, hi] = std::minmax_element(s.ratio.begin(), s.ratio.end());
     char pages[32], cpu[32];
-    std::snprintf(pages, sizeof pages, "%.1f->%.1f", Median(s.pages_without), Median(s.pages_with));
-    std::snprintf(cpu, sizeof cpu, "%.0f->%.0f", Median(s.cpu_without), Median(s.cpu_with));
+    std::snprintf(pages, sizeof pages, "%.1f->%.1f", MedianOf(s.pages_without), MedianOf(s.pages_with));
+    std::snprintf(cpu, sizeof cpu, "%.0f->%.0f", MedianOf(s.cpu_without), MedianOf(s.cpu_with));
     std::printf("%-18s %-7s %7lld %12.0f %10.0f %6.2f  %.2f-%.2f  %-6s %.2f  %12s %9.2f  %s\n", s.design.c_str(),
-                OpName(s.op), static_cast<long long>(s.rows_per_tx), Median(s.without), Median(s.with), ratio, *lo, *hi,
-                ratio >= goal ? "meets" : "MISSES", goal, pages, Median(s.cpu_ratio), cpu);
+                OpName(s.op), static_cast<long long>(s.rows_per_tx), MedianOf(s.without), MedianOf(s.with), ratio, *lo, *hi,
+                ratio >= goal ? "meets" : "MISSES", goal, pages, MedianOf(s.cpu_ratio), cpu);
     jseries.push_back({{"design", s.design},
                        {"op", OpName(s.op)},
                        {"rows_per_tx", s.rows_per_tx},
-                       {"rate_without_tx_s", Median(s.without)},
-                       {"rate_with_tx_s", Median(s.with)},
+                       {"rate_without_tx_s", MedianOf(s.without)},
+                       {"rate_with_tx_s", MedianOf(s.with)},
                        {"ratio", ratio},
                        {"goal", goal},
                        {"meets_goal", ratio >= goal},
-                       {"wal_pages_per_tx", {{"without", Median(s.pages_without)}, {"with", Median(s.pages_with)}}},
-                       {"cpu_us_per_tx", {{"without", Median(s.cpu_without)}, {"with", Median(s.cpu_with)}}},
-                       {"cpu_ratio", Median(s.cpu_ratio)},
+                       {"wal_pages_per_tx", {{"without", MedianOf(s.pages_without)}, {"with", MedianOf(s.pages_with)}}},
+                       {"cpu_us_per_tx", {{"without", MedianOf(s.cpu_without)}, {"with", MedianOf(s.cpu_with)}}},
+                       {"cpu_ratio", MedianOf(s.cpu_ratio)},
                        {"runs", {{"without", s.without}, {"with", s.with}, {"ratio", s.ratio}, {"cpu_ratio", s.cpu_ratio}}}});
   }
   nlohmann::json jdesigns = nlohmann::json::array();

@@ -31,6 +31,10 @@ int RunStream(const std::vector<std::string>& argv) {
       {"until-caught-up", false, "exit once every change is applied"},
       {"pause-file", true, "apply nothing while this file exists", "PATH"},
       {"max-cpu", true, "share of one core the apply loop may use (default 100)", "PERCENT"},
+      {"wal-checkpoint-pages", true,
+       "checkpoint the app's WAL once it holds this many frames (passive: never blocks the app), so that "
+       "the app's commits need not (default 256, below SQLite's 1000; 0: leave checkpoints to the app)",
+       "N"},
       {"http", true, "serve /status, /metrics, POST /pause, /resume on ADDR:PORT (loopback)", "ADDR:PORT"},
       {"help", false, "show this help"},
   };
@@ -47,6 +51,9 @@ int RunStream(const std::vector<std::string>& argv) {
   auto cpu = args->GetInt("max-cpu", 100);
   if (!cpu.ok()) return Fail(cpu.status());
   if (*cpu < 1 || *cpu > 100) return Fail(InvalidArgument("--max-cpu must be 1..100"));
+  auto ckpt = args->GetInt("wal-checkpoint-pages", 256);
+  if (!ckpt.ok()) return Fail(ckpt.status());
+  if (*ckpt < 0) return Fail(InvalidArgument("--wal-checkpoint-pages must be 0 or more"));
 
   auto lp = OpenSource(*args);
   if (!lp.ok()) return Fail(lp.status());
@@ -56,6 +63,7 @@ int RunStream(const std::vector<std::string>& argv) {
   o.until_caught_up = args->Has("until-caught-up");
   o.pause_file = args->GetOr("pause-file", "");
   o.max_cpu_percent = *cpu;
+  o.wal_checkpoint_pages = *ckpt;
   replicator::Stream stream(o, (*lp)->schema);
   (*lp)->source = Db();  // the stream opens its own connection
 
@@ -74,9 +82,11 @@ int RunStream(const std::vector<std::string>& argv) {
   g_stream = nullptr;
   if (!s.ok()) return Fail(s);
   auto& f = stream.figures();
-  std::printf("stream stopped: applied seq %lld, %lld changes in %lld rounds, lag %lld changes\n",
+  std::printf("stream stopped: applied seq %lld, %lld changes in %lld rounds, lag %lld changes, %lld WAL checkpoints "
+              "(%lld frames)\n",
               static_cast<long long>(f.applied_seq.load()), static_cast<long long>(f.changes_applied.load()),
-              static_cast<long long>(f.rounds.load()), static_cast<long long>(f.lag_changes.load()));
+              static_cast<long long>(f.rounds.load()), static_cast<long long>(f.lag_changes.load()),
+              static_cast<long long>(f.checkpoints.load()), static_cast<long long>(f.frames_backfilled.load()));
   return 0;
 }
 

@@ -15,7 +15,8 @@ std::string StreamStatusJson(replicator::StreamFigures& f) {
                       {"rate_changes_per_s", f.rate.load()},   {"last_batch", f.last_batch.load()},
                       {"max_batch", f.max_batch.load()},       {"errors", f.errors.load()},
                       {"retries", f.retries.load()},           {"paused", f.paused.load()},
-                      {"connected", f.connected.load()}};
+                      {"connected", f.connected.load()},       {"wal_checkpoints", f.checkpoints.load()},
+                      {"wal_frames_backfilled", f.frames_backfilled.load()}, {"wal_frames", f.wal_frames.load()}};
   std::lock_guard<std::mutex> lock(f.mu);
   j["phase"] = f.phase;
   j["last_error"] = f.last_error;
@@ -39,6 +40,11 @@ std::string StreamMetricsText(replicator::StreamFigures& f) {
   gauge("slipway_max_batch_changes", "Largest apply transaction so far.", static_cast<double>(f.max_batch));
   counter("slipway_errors_total", "Apply errors.", static_cast<double>(f.errors));
   counter("slipway_retries_total", "Reconnect attempts to the target.", static_cast<double>(f.retries));
+  counter("slipway_wal_checkpoints_total", "Passive checkpoints of the source's WAL run by the stream.",
+          static_cast<double>(f.checkpoints));
+  counter("slipway_wal_frames_backfilled_total", "WAL frames the stream's checkpoints copied into the database.",
+          static_cast<double>(f.frames_backfilled));
+  gauge("slipway_wal_frames", "Frames in the source's WAL at the stream's last look.", static_cast<double>(f.wal_frames));
   gauge("slipway_paused", "1 while an operator paused the stream.", f.paused ? 1 : 0);
   gauge("slipway_connected", "1 while the target is reachable.", f.connected ? 1 : 0);
   return std::move(m).Take();

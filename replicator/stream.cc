@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <set>
 #include <thread>
@@ -33,6 +34,31 @@ std::string HostName() {
   return buf;
 }
 
+// Frames in the WAL (mxFrame) and frames already copied into the database
+// (nBackfill), read from the wal-index header (https://sqlite.org/walformat.html:
+// bytes 16 and 96 of the -shm file, native byte order) through this
+// connection's own mapping of it: no file descriptor of ours on the -shm file,
+// whose close would drop SQLite's POSIX locks on it. REQUIRES: the file is in
+// WAL mode and this connection has read it. False when nothing is mapped.
+bool ReadWalIndex(Db& db, uint32_t* frames, uint32_t* backfilled) {
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(db.get(), "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK || file == nullptr ||
+      file->pMethods == nullptr || file->pMethods->iVersion < 2 || file->pMethods->xShmMap == nullptr) {
+    return false;
+  }
+  volatile void* region = nullptr;
+  if (file->pMethods->xShmMap(file, 0, 32 * 1024, 0, &region) != SQLITE_OK || region == nullptr) return false;
+  const auto* p = static_cast<const volatile unsigned char*>(region);
+  unsigned char b[8];
+  for (int i = 0; i < 4; ++i) {
+    b[i] = p[16 + i];
+    b[4 + i] = p[96 + i];
+  }
+  std::memcpy(frames, b, 4);
+  std::memcpy(backfilled, b + 4, 4);
+  return true;
+}
+
 }  // namespace
 
 struct Stream::Impl {
@@ -51,6 +77,9 @@ struct Stream::Impl {
   std::unique_ptr<Applier> applier;
   std::unique_ptr<SchemaWatch> schema_watch;
   int64_t applied = 0;
+  int64_t pruned_to = 0;  // changelog rows at or below this seq are pruned
+  Clock::time_point last_prune = Clock::now();
+  bool wal_mode = false;  // the source is in WAL mode: there is a WAL to checkpoint
   int retry = 0;
   std::mt19937 rng{std::random_device{}()};
   std::thread fk_thread;
@@ -170,9 +199,54 @@ struct Stream::Impl {
       st->Bind(1, applied).Bind(2, o.prune_batch);
       Status s = st->Run();
       if (!s.ok()) return s.code() == Code::kRetryable ? Status::Ok() : s;  // the app holds the lock: later
-      if (db.Changes() < o.prune_batch) break;
+      if (db.Changes() < o.prune_batch) {
+        pruned_to = applied;
+        break;
+      }
     }
+    last_prune = Clock::now();
     return Status::Ok();
+  }
+
+  // A passive checkpoint of whatever is not yet in the database, once the WAL
+  // holds wal_checkpoint_pages frames. Runs with no read transaction of ours
+  // open (a reader's snapshot would stop the backfill there). Passive: it
+  // never waits for and never blocks the app's readers or writers;
+  // SQLITE_BUSY means another checkpoint (the app's) is running.
+  void MaybeCheckpoint() {
+    if (o.wal_checkpoint_pages <= 0 || !wal_mode || sqlite3_get_autocommit(db.get()) == 0) return;
+    uint32_t frames = 0, backfilled = 0;
+    if (!ReadWalIndex(db, &frames, &backfilled)) return;
+    fig.wal_frames = frames;
+    const int64_t done = backfilled <= frames ? backfilled : 0;
+    if (frames >= o.wal_checkpoint_pages && static_cast<int64_t>(frames) > done) {
+      int wal_log = 0, wal_ckpt = 0;
+      const int rc = sqlite3_wal_checkpoint_v2(db.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_log, &wal_ckpt);
+      if (rc == SQLITE_OK) {
+        ++fig.checkpoints;
+        // The log started over in between: every frame it reports was copied now.
+        fig.frames_backfilled += std::max<int64_t>(0, wal_log < static_cast<int>(frames) ? wal_ckpt : wal_ckpt - done);
+        frames = static_cast<uint32_t>(std::max(wal_log, 0));
+        fig.wal_frames = wal_log;
+      } else {
+        log->debug("WAL checkpoint: {}", sqlite3_errstr(rc));
+      }
+    }
+    // The log starts over only at an app write that finds every frame copied
+    // and no reader in the log. An app writing back to back commits more
+    // frames while we copy, so then only its own checkpoint (at the end of a
+    // commit, past its autocheckpoint size) finishes the copy. Once the log
+    // is this long, hold no read transaction for up to 2 ms, until it starts
+    // over.
+    if (frames >= 4 * o.wal_checkpoint_pages) {
+      const uint32_t before = frames;
+      const auto until = Clock::now() + std::chrono::milliseconds(2);
+      while (Clock::now() < until && !stop) {
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+        if (!ReadWalIndex(db, &frames, &backfilled) || frames < before) break;
+      }
+      fig.wal_frames = frames;
+    }
   }
 
   void Heartbeat() {
@@ -182,7 +256,9 @@ struct Stream::Impl {
                         {"lag_changes", fig.lag_changes.load()},
                         {"lag_ms", fig.lag_ms.load()},
                         {"errors", fig.errors.load()},
-                        {"max_batch", fig.max_batch.load()}};
+                        {"max_batch", fig.max_batch.load()},
+                        {"checkpoints", fig.checkpoints.load()},
+                        {"frames_backfilled", fig.frames_backfilled.load()}};
     auto r = pg->ExecParams("UPDATE slipway.migration SET stream_heartbeat = now(), stream_stats = $1::jsonb", {j.dump()});
     (void)r;
   }
@@ -233,6 +309,10 @@ struct Stream::Impl {
 
   Status Run() {
     ASSIGN_OR_RETURN(db, Db::Open(o.source_path, Db::Mode::kReadWrite, /*busy_timeout_ms=*/20));
+    ASSIGN_OR_RETURN(auto journal, db.QueryText("PRAGMA journal_mode"));
+    wal_mode = journal.value_or("") == "wal";
+    // The stream checkpoints explicitly; its own prune commits do not.
+    if (wal_mode && o.wal_checkpoint_pages > 0) RETURN_IF_ERROR(db.Exec("PRAGMA wal_autocheckpoint=0"));
     ASSIGN_OR_RETURN(CaptureInfo capture, ReadCapture(db));
     migration_id = capture.migration_id;
     tids = capture.tids;
@@ -260,6 +340,7 @@ struct Stream::Impl {
     int64_t rate_changes = 0;
     while (!stop) {
       if (PausedByOperator()) {
+        MaybeCheckpoint();
         watch.Wait(200);
         continue;
       }
@@ -288,11 +369,15 @@ struct Stream::Impl {
         return s;
       }
       rate_changes += *r;
-      if (*r > 0) {
+      // Each prune takes the app's write lock: a full batch at a time, or
+      // what is left once a second.
+      if (applied - pruned_to >= o.prune_batch ||
+          (applied > pruned_to && Clock::now() - last_prune >= std::chrono::seconds(1))) {
         Status ps = Prune();
         if (!ps.ok()) log->warn("prune: {}", ps.message());
       }
       UpdateLag();
+      MaybeCheckpoint();
       const auto now = Clock::now();
       const double window = std::chrono::duration<double>(now - rate_window).count();
       if (window >= 1.0) {
@@ -319,6 +404,10 @@ struct Stream::Impl {
       if (fig.lag_changes == 0) watch.Wait(o.idle_wait_ms);
     }
     if (fk_thread.joinable()) fk_thread.join();
+    if (applied > pruned_to) {
+      Status ps = Prune();
+      if (!ps.ok()) log->warn("prune: {}", ps.message());
+    }
     if (pg) {
       Heartbeat();
       (void)pg->Run("UPDATE slipway.migration SET stream_heartbeat = NULL, stream_pid = NULL");

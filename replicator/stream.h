@@ -3,10 +3,15 @@
 // One loop: wait for the file to change (no busy-polling), read the new
 // changelog range and the touched rows in one read transaction, apply them
 // and advance the position in one target transaction (Applier), then prune the
-// applied changelog rows in small write transactions. Survives the target
-// going away (retries with backoff and jitter) and the app holding the write
-// lock (pruning waits for a later round). Exactly one applier runs per
-// migration: it holds a PostgreSQL advisory lock while applying.
+// applied changelog rows in small write transactions (a batch at a time, or
+// once a second), and checkpoints the app's WAL once it holds
+// wal_checkpoint_pages frames (passive: never blocks the app), so that the
+// app's own commits need not; while the WAL stays long it leaves the app
+// moments with no reader of ours in it, so that the log can start over.
+// Survives the target going away (retries with backoff and jitter) and the
+// app holding the write lock (pruning waits for a later round). Exactly one
+// applier runs per migration: it holds a PostgreSQL advisory lock while
+// applying.
 // Thread-safety: Run() on one thread; RequestStop()/SetPaused() from any
 // thread or a signal handler (RequestStop only).
 
@@ -32,6 +37,7 @@ struct StreamOptions {
   int idle_wait_ms = 200;         // longest sleep without a file event
   int64_t pipeline_max = 500;     // keys per table applied through the pipeline
   int64_t stop_at_seq = -1;       // cutover drain: stop once this position is applied
+  int64_t wal_checkpoint_pages = 256;  // checkpoint once the WAL holds this many frames; 0: the app does
 };
 
 // Figures of the running stream (read by status, HTTP, metrics).
@@ -49,6 +55,9 @@ struct StreamFigures {
   std::atomic<int64_t> last_batch{0};
   std::atomic<int64_t> max_batch{0};
   std::atomic<double> rate{0};             // changes/s over the last seconds
+  std::atomic<int64_t> checkpoints{0};     // passive checkpoints of the app's WAL run by the stream
+  std::atomic<int64_t> frames_backfilled{0};  // WAL frames those checkpoints copied into the database
+  std::atomic<int64_t> wal_frames{0};      // frames in the WAL at the last look (its mxFrame)
   std::atomic<bool> paused{false};
   std::atomic<bool> connected{false};
   std::mutex mu;

@@ -618,5 +618,61 @@ TEST_F(StreamTest, PauseFileStopsAndResumesApplying) {
   CatchUpAndVerify();
 }
 
+// The stream checkpoints the app's WAL (passive, past --wal-checkpoint-pages
+// frames) so the app's commits need not: the -wal file, whose size is the
+// largest frame count it ever held (it is reused from its start, never
+// shrunk, while a connection is open), stays far below the 1000 frames at
+// which the app's own autocheckpoint runs, which it reaches when the stream
+// leaves checkpoints to the app. A bad value is a usage error.
+TEST_F(StreamTest, StreamCheckpointsTheAppsWal) {
+  for (const char* bad : {"-1", "lots"}) {
+    RunResult r = RunSlipway({"stream", "--source", db_, "--target", target_, "--wal-checkpoint-pages", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
+  }
+  RunResult help = RunSlipway({"stream", "--help"});
+  EXPECT_NE(help.out.find("--wal-checkpoint-pages"), std::string::npos) << help.out;
+
+  // Frames in the WAL at its largest, with the stream running as given.
+  auto max_wal_frames = [&](const std::vector<std::string>& stream_args, json* figures) -> int64_t {
+    auto stream = StartStream(stream_args);
+    RunResult w = RunProgram(SLIPWAY_CHANGE_WRITER, WriterArgs(3, 11, {"--pace-us", "1000"}));
+    ExpectWriterOk(w.exit_code, w.out, w.err);
+    for (int i = 0; i < 100 && StatusJson().value("lag_changes", int64_t{-1}) != 0; ++i) Sleep(100);
+    Sleep(1200);  // a heartbeat with the latest figures
+    *figures = StatusJson()["applier"]["figures"];
+    std::error_code ec;
+    const auto bytes = static_cast<int64_t>(std::filesystem::file_size(db_ + "-wal", ec));
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_NO_FATAL_FAILURE(StopStream(*stream));
+    const int64_t page = SqliteInt("PRAGMA page_size");
+    return ec ? -1 : (bytes - 32) / (page + 24);
+  };
+
+  // Without: the app's commits checkpoint at 1000 frames.
+  ASSERT_NO_FATAL_FAILURE(InitAndSnapshot());
+  json without;
+  const int64_t frames_without = max_wal_frames({"--wal-checkpoint-pages", "0"}, &without);
+  EXPECT_GE(frames_without, 1000) << "the writer wrote too little for the app to checkpoint";
+  EXPECT_EQ(without.value("checkpoints", int64_t{-1}), 0) << without.dump();
+  CatchUpAndVerify();
+
+  // With: the stream checkpoints past 64 frames and the log starts over.
+  target_ = FreshDatabase();
+  db_ = TempDir() + "/app.db";
+  ASSERT_NO_FATAL_FAILURE(InitAndSnapshot());
+  json with;
+  const int64_t frames_with = max_wal_frames({"--wal-checkpoint-pages", "64"}, &with);
+  EXPECT_GT(with.value("checkpoints", int64_t{0}), 0) << with.dump();
+  EXPECT_GT(with.value("frames_backfilled", int64_t{0}), 0) << with.dump();
+  EXPECT_GT(frames_with, 0);
+  if (std::getenv("SLIPWAY_TEST_VERBOSE") != nullptr) {
+    std::fprintf(stderr, "WAL frames at most: %lld leaving checkpoints to the app, %lld with the stream's (%s)\n",
+                 static_cast<long long>(frames_without), static_cast<long long>(frames_with), with.dump().c_str());
+  }
+  EXPECT_LT(frames_with, 500) << "the WAL grew as if nothing checkpointed it (without the stream's checkpoints: "
+                              << frames_without << " frames); figures " << with.dump();
+  CatchUpAndVerify();
+}
+
 }  // namespace
 }  // namespace slipway::testing
