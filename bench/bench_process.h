@@ -3,14 +3,17 @@
 // its output in a log file, and a throwaway PostgreSQL (deploy/pg-throwaway.sh)
 // stopped and removed when it goes out of scope.
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -102,5 +105,29 @@ class Server {
  private:
   std::string dir_, script_, uri_;
 };
+
+// Set by SIGINT/SIGTERM once BenchMain() installed its handler.
+inline volatile std::sig_atomic_t g_stop = 0;
+
+// A bench's main(): parse(argc, argv, options) then run(options), each
+// failure printed as one line prefixed with `name`. Exit 2: bad options,
+// 1: the bench failed, 0: done.
+template <class Options, class Parse, class Run>
+int BenchMain(const char* name, int argc, char** argv, Parse parse, Run run) {
+  Options o;
+  if (Status s = parse(argc, argv, o); !s.ok()) {
+    std::cerr << name << ": " << s.message() << "\n";
+    return 2;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { g_stop = 1; };
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  if (Status s = run(o); !s.ok()) {
+    std::cerr << name << ": " << s.ToString() << "\n";
+    return 1;
+  }
+  return 0;
+}
 
 }  // namespace slipway::bench

@@ -61,8 +61,6 @@ constexpr double kMaxSlopeMsPerS = 10.0;
 constexpr double kMaxDrainSeconds = 1.0;
 constexpr double kWriterShortfall = 0.9;  // below this share of the asked rate, stop stepping
 
-volatile std::sig_atomic_t g_stop = 0;
-void OnSignal(int) { g_stop = 1; }
 
 struct Options {
   std::string db;
@@ -372,18 +370,6 @@ Status ParseOptions(int argc, char** argv, Options& o) {
 }  // namespace slipway::bench
 
 int main(int argc, char** argv) {
-  slipway::bench::Options o;
-  if (slipway::Status s = slipway::bench::ParseOptions(argc, argv, o); !s.ok()) {
-    std::cerr << "lag_bench: " << s.message() << "\n";
-    return 2;
-  }
-  struct sigaction sa {};
-  sa.sa_handler = slipway::bench::OnSignal;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  if (slipway::Status s = slipway::bench::Run(o); !s.ok()) {
-    std::cerr << "lag_bench: " << s.ToString() << "\n";
-    return 1;
-  }
-  return 0;
+  return slipway::bench::BenchMain<slipway::bench::Options>("lag_bench", argc, argv, slipway::bench::ParseOptions,
+                                                           slipway::bench::Run);
 }

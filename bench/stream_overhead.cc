@@ -63,8 +63,6 @@ using Clock = std::chrono::steady_clock;
 constexpr int kAutocheckpointFrames = 1000;  // SQLite's default wal_autocheckpoint
 constexpr int kBusyTimeoutMs = 5000;
 
-volatile std::sig_atomic_t g_stop = 0;
-void OnSignal(int) { g_stop = 1; }
 
 struct Options {
   std::string db;
@@ -578,18 +576,6 @@ Status ParseOptions(int argc, char** argv, Options& o) {
 }  // namespace slipway::bench
 
 int main(int argc, char** argv) {
-  slipway::bench::Options o;
-  if (slipway::Status s = slipway::bench::ParseOptions(argc, argv, o); !s.ok()) {
-    std::cerr << "stream_overhead: " << s.message() << "\n";
-    return 2;
-  }
-  struct sigaction sa {};
-  sa.sa_handler = slipway::bench::OnSignal;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  if (slipway::Status s = slipway::bench::Run(o); !s.ok()) {
-    std::cerr << "stream_overhead: " << s.ToString() << "\n";
-    return 1;
-  }
-  return 0;
+  return slipway::bench::BenchMain<slipway::bench::Options>("stream_overhead", argc, argv, slipway::bench::ParseOptions,
+                                                           slipway::bench::Run);
 }

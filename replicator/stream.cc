@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -83,12 +85,27 @@ struct Stream::Impl {
   int retry = 0;
   std::mt19937 rng{std::random_device{}()};
   std::thread fk_thread;
+  std::thread ckpt_thread;  // WAL checkpoints (wal_checkpoint_pages > 0, WAL mode)
+  std::mutex ckpt_mu;
+  std::condition_variable ckpt_cv;
+  bool ckpt_kick = false;  // guarded by ckpt_mu
+  std::atomic<bool> ckpt_stop{false};
   schema::Plan plan_snapshot;  // the plan as attached, for the validation thread
 
   Impl(StreamOptions opts, const schema::SourceSchema& s, StreamFigures& f)
       : o(std::move(opts)), initial_schema(s), fig(f), watch(o.source_path) {}
   ~Impl() {
+    StopCheckpoints();
     if (fk_thread.joinable()) fk_thread.join();
+  }
+
+  void StopCheckpoints() {
+    {
+      std::lock_guard<std::mutex> lock(ckpt_mu);
+      ckpt_stop = true;
+    }
+    ckpt_cv.notify_one();
+    if (ckpt_thread.joinable()) ckpt_thread.join();
   }
 
   void SetError(const std::string& e) {
@@ -209,43 +226,74 @@ struct Stream::Impl {
   }
 
   // A passive checkpoint of whatever is not yet in the database, once the WAL
-  // holds wal_checkpoint_pages frames. Runs with no read transaction of ours
-  // open (a reader's snapshot would stop the backfill there). Passive: it
-  // never waits for and never blocks the app's readers or writers;
-  // SQLITE_BUSY means another checkpoint (the app's) is running.
-  void MaybeCheckpoint() {
-    if (o.wal_checkpoint_pages <= 0 || !wal_mode || sqlite3_get_autocommit(db.get()) == 0) return;
+  // holds wal_checkpoint_pages frames. Runs on its own thread and connection,
+  // which never holds a read transaction (a reader's snapshot would stop the
+  // backfill there), so the apply loop never waits for the checkpoint's
+  // writes and fsyncs. Passive: it never waits for and never blocks the app's
+  // readers or writers; SQLITE_BUSY means another checkpoint (the app's) is
+  // running.
+  void Checkpoint(Db& c) {
     uint32_t frames = 0, backfilled = 0;
-    if (!ReadWalIndex(db, &frames, &backfilled)) return;
+    if (!ReadWalIndex(c, &frames, &backfilled)) return;
     fig.wal_frames = frames;
     const int64_t done = backfilled <= frames ? backfilled : 0;
-    if (frames >= o.wal_checkpoint_pages && static_cast<int64_t>(frames) > done) {
-      int wal_log = 0, wal_ckpt = 0;
-      const int rc = sqlite3_wal_checkpoint_v2(db.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_log, &wal_ckpt);
-      if (rc == SQLITE_OK) {
-        ++fig.checkpoints;
-        // The log started over in between: every frame it reports was copied now.
-        fig.frames_backfilled += std::max<int64_t>(0, wal_log < static_cast<int>(frames) ? wal_ckpt : wal_ckpt - done);
-        frames = static_cast<uint32_t>(std::max(wal_log, 0));
-        fig.wal_frames = wal_log;
-      } else {
-        log->debug("WAL checkpoint: {}", sqlite3_errstr(rc));
-      }
+    if (frames < o.wal_checkpoint_pages || static_cast<int64_t>(frames) <= done) return;
+    int wal_log = 0, wal_ckpt = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(c.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_log, &wal_ckpt);
+    if (rc != SQLITE_OK) {
+      log->debug("WAL checkpoint: {}", sqlite3_errstr(rc));
+      return;
     }
-    // The log starts over only at an app write that finds every frame copied
-    // and no reader in the log. An app writing back to back commits more
-    // frames while we copy, so then only its own checkpoint (at the end of a
-    // commit, past its autocheckpoint size) finishes the copy. Once the log
-    // is this long, hold no read transaction for up to 2 ms, until it starts
-    // over.
-    if (frames >= 4 * o.wal_checkpoint_pages) {
-      const uint32_t before = frames;
-      const auto until = Clock::now() + std::chrono::milliseconds(2);
-      while (Clock::now() < until && !stop) {
-        std::this_thread::sleep_for(std::chrono::microseconds(100));
-        if (!ReadWalIndex(db, &frames, &backfilled) || frames < before) break;
+    ++fig.checkpoints;
+    // The log started over in between: every frame it reports was copied now.
+    fig.frames_backfilled += std::max<int64_t>(0, wal_log < static_cast<int>(frames) ? wal_ckpt : wal_ckpt - done);
+    fig.wal_frames = wal_log;
+  }
+
+  // Checkpoints after each round (KickCheckpoint) and every 50 ms.
+  void CheckpointLoop() {
+    auto c = Db::Open(o.source_path, Db::Mode::kReadWrite, /*busy_timeout_ms=*/0);
+    if (!c.ok()) {
+      log->warn("WAL checkpoints left to the app: {}", c.status().message());
+      return;
+    }
+    // The first read maps the wal-index that ReadWalIndex looks at.
+    if (!c->Exec("PRAGMA wal_autocheckpoint=0").ok() || !c->QueryInt("PRAGMA schema_version").ok()) return;
+    while (!ckpt_stop) {
+      {
+        std::unique_lock<std::mutex> lock(ckpt_mu);
+        ckpt_cv.wait_for(lock, std::chrono::milliseconds(50), [this] { return ckpt_kick || ckpt_stop.load(); });
+        ckpt_kick = false;
       }
-      fig.wal_frames = frames;
+      if (ckpt_stop) break;
+      Checkpoint(*c);
+    }
+  }
+
+  void KickCheckpoint() {
+    if (!ckpt_thread.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(ckpt_mu);
+      ckpt_kick = true;
+    }
+    ckpt_cv.notify_one();
+  }
+
+  // The log starts over only at an app write that finds every frame copied
+  // and no reader in the log. An app writing back to back commits more frames
+  // while they are copied, so then only its own checkpoint (at the end of a
+  // commit, past its autocheckpoint size) finishes the copy. Once the log is
+  // 4 x wal_checkpoint_pages long, the apply loop holds no read transaction
+  // for up to 2 ms, until it starts over.
+  void LetTheLogStartOver() {
+    if (!ckpt_thread.joinable() || sqlite3_get_autocommit(db.get()) == 0) return;
+    uint32_t frames = 0, backfilled = 0;
+    if (!ReadWalIndex(db, &frames, &backfilled) || frames < 4 * o.wal_checkpoint_pages) return;
+    const uint32_t before = frames;
+    const auto until = Clock::now() + std::chrono::milliseconds(2);
+    while (Clock::now() < until && !stop) {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+      if (!ReadWalIndex(db, &frames, &backfilled) || frames < before) break;
     }
   }
 
@@ -326,6 +374,7 @@ struct Stream::Impl {
     log->info("streaming migration={} from seq={}", migration_id, applied);
     // Foreign keys the snapshot left NOT VALID are validated beside the
     // apply loop (validation does not block row writes).
+    if (wal_mode && o.wal_checkpoint_pages > 0) ckpt_thread = std::thread([this] { CheckpointLoop(); });
     fk_thread = std::thread([this] {
       auto conn = PgConn::Connect(o.target_uri);
       if (!conn.ok()) return;
@@ -340,7 +389,6 @@ struct Stream::Impl {
     int64_t rate_changes = 0;
     while (!stop) {
       if (PausedByOperator()) {
-        MaybeCheckpoint();
         watch.Wait(200);
         continue;
       }
@@ -377,7 +425,8 @@ struct Stream::Impl {
         if (!ps.ok()) log->warn("prune: {}", ps.message());
       }
       UpdateLag();
-      MaybeCheckpoint();
+      KickCheckpoint();
+      LetTheLogStartOver();
       const auto now = Clock::now();
       const double window = std::chrono::duration<double>(now - rate_window).count();
       if (window >= 1.0) {
@@ -403,6 +452,7 @@ struct Stream::Impl {
       }
       if (fig.lag_changes == 0) watch.Wait(o.idle_wait_ms);
     }
+    StopCheckpoints();
     if (fk_thread.joinable()) fk_thread.join();
     if (applied > pruned_to) {
       Status ps = Prune();

@@ -4,10 +4,10 @@
 // changelog range and the touched rows in one read transaction, apply them
 // and advance the position in one target transaction (Applier), then prune the
 // applied changelog rows in small write transactions (a batch at a time, or
-// once a second), and checkpoints the app's WAL once it holds
+// once a second). A thread of its own checkpoints the app's WAL once it holds
 // wal_checkpoint_pages frames (passive: never blocks the app), so that the
-// app's own commits need not; while the WAL stays long it leaves the app
-// moments with no reader of ours in it, so that the log can start over.
+// app's own commits need not; while the WAL stays long the apply loop leaves
+// the app moments with no reader of ours in it, so that the log can start over.
 // Survives the target going away (retries with backoff and jitter) and the
 // app holding the write lock (pruning waits for a later round). Exactly one
 // applier runs per migration: it holds a PostgreSQL advisory lock while
