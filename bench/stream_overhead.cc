@@ -9,7 +9,7 @@
 //   stream_app_ckpt  the same with --wal-checkpoint-pages 0 (the app's commits
 //                    run every checkpoint, as before the stream ran them)
 //
-//   stream_overhead [--db FILE] [--rows N] [--seed S] [--runs R] [--tx N]
+//   stream_overhead [--db FILE] [--rows N] [--seed S] [--runs R] [--tx N] [--rows-per-tx K]
 //                   [--blocks B] [--ops insert,update,delete] [--arms off,...]
 //                   [--port P] [--root DIR] [--out DIR]
 //
@@ -70,6 +70,7 @@ struct Options {
   int64_t seed = 1;
   int runs = 3;
   int64_t tx = 16000;  // transactions per arm, run and op
+  int64_t rows_per_tx = 1;
   int64_t blocks = 20;
   std::vector<Op> ops = {Op::kInsert, Op::kUpdate, Op::kDelete};
   std::vector<std::string> arms;
@@ -286,7 +287,7 @@ Status CheckApplied(Subject& s) {
 Result<std::vector<Measure>> RunCell(const Options& o, const std::vector<const Arm*>& arms, Server& server,
                                     PgConn& admin, const std::string& captured, const std::string& slipway,
                                     const std::string& work, const Workload& w, Op op, uint64_t seed) {
-  ASSIGN_OR_RETURN(Params p, DrawParams(w, op, static_cast<size_t>(o.tx), seed));
+  ASSIGN_OR_RETURN(Params p, DrawParams(w, op, static_cast<size_t>(o.tx * o.rows_per_tx), seed));
   std::vector<std::unique_ptr<Subject>> subjects;
   struct Reap {
     std::vector<std::unique_ptr<Subject>>& v;
@@ -319,7 +320,7 @@ Result<std::vector<Measure>> RunCell(const Options& o, const std::vector<const A
       const double sc0 = s.stream ? ProcessCpuSeconds(s.stream) : 0;
       const auto t0 = Clock::now();
       const double c0 = CpuNow();
-      RETURN_IF_ERROR(RunTransactions(s.db, s.st, op, 1, p, first, last, now));
+      RETURN_IF_ERROR(RunTransactions(s.db, s.st, op, o.rows_per_tx, p, first, last, now));
       s.seconds += Seconds(t0);
       s.cpu_seconds += CpuNow() - c0;
       if (s.stream) {
@@ -338,7 +339,7 @@ Result<std::vector<Measure>> RunCell(const Options& o, const std::vector<const A
     } else if (s.arm->capture) {
       // Capture that records nothing would look free: check it recorded.
       ASSIGN_OR_RETURN(auto logged, s.db.QueryInt("SELECT count(*) FROM _slipway_changelog"));
-      if (logged.value_or(0) < o.tx) return Internal("capture recorded " + std::to_string(logged.value_or(0)) + " changes");
+      if (logged.value_or(0) < o.tx * o.rows_per_tx) return Internal("capture recorded " + std::to_string(logged.value_or(0)) + " changes");
     }
     const AppCounters& c = s.counters;
     Measure m;
@@ -439,8 +440,8 @@ Status Run(const Options& o) {
   }
 
   const std::string loadavg = LoadAverage();
-  std::printf("what the app's 1-row write transactions on `results` see while slipway streams (%s, %lld rows generated),\n",
-              o.db.c_str(), static_cast<long long>(o.rows));
+  std::printf("what the app's %lld-row write transactions on `results` see while slipway streams (%s, %lld rows generated),\n",
+              static_cast<long long>(o.rows_per_tx), o.db.c_str(), static_cast<long long>(o.rows));
   std::printf("WAL + synchronous=NORMAL, foreign_keys=%s, busy timeout %d ms; SQLite %s, %ld cores; %d runs x %lld tx per arm "
               "and op in %lld blocks (medians)\n",
               o.foreign_keys ? "on" : "off", kBusyTimeoutMs, sqlite3_libversion(), ::sysconf(_SC_NPROCESSORS_ONLN), o.runs,
@@ -516,7 +517,7 @@ Status Run(const Options& o) {
     jarms.push_back({{"name", a->name}, {"what", a->what}});
   }
   nlohmann::json j = {{"bench", "stream_overhead"}, {"db", o.db},        {"rows", o.rows},
-                      {"runs", o.runs},             {"tx", o.tx},        {"blocks", o.blocks},
+                      {"runs", o.runs},             {"tx", o.tx},        {"rows_per_tx", o.rows_per_tx}, {"blocks", o.blocks},
                       {"foreign_keys", o.foreign_keys}, {"sqlite", sqlite3_libversion()},
                       {"loadavg_at_end", loadavg},  {"arms", jarms},     {"series", js}};
   std::ofstream(o.out + "/stream_overhead.json") << j.dump(2) << "\n";
@@ -528,13 +529,15 @@ Status ParseOptions(int argc, char** argv, Options& o) {
   const std::vector<cli::OptionSpec> specs = {{"db", true, ""},     {"rows", true, ""},  {"seed", true, ""},
                                               {"runs", true, ""},   {"tx", true, ""},    {"blocks", true, ""},
                                               {"ops", true, ""},    {"arms", true, ""},  {"foreign-keys", true, ""},
-                                              {"port", true, ""},   {"root", true, ""},  {"out", true, ""}};
+                                              {"port", true, ""},   {"root", true, ""},  {"out", true, ""},
+                                              {"rows-per-tx", true, ""}};
   ASSIGN_OR_RETURN(cli::Args args, cli::Args::Parse(std::vector<std::string>(argv + 1, argv + argc), specs));
   ASSIGN_OR_RETURN(o.rows, ParseInt64("rows", args.GetOr("rows", "200000")));
   ASSIGN_OR_RETURN(o.seed, ParseInt64("seed", args.GetOr("seed", "1")));
   ASSIGN_OR_RETURN(int64_t runs, ParseInt64("runs", args.GetOr("runs", "3")));
   ASSIGN_OR_RETURN(o.tx, ParseInt64("tx", args.GetOr("tx", "16000")));
   ASSIGN_OR_RETURN(o.blocks, ParseInt64("blocks", args.GetOr("blocks", "20")));
+  ASSIGN_OR_RETURN(o.rows_per_tx, ParseInt64("rows-per-tx", args.GetOr("rows-per-tx", "1")));
   ASSIGN_OR_RETURN(int64_t port, ParseInt64("port", args.GetOr("port", "0")));
   o.runs = static_cast<int>(runs);
   o.port = static_cast<int>(port);
@@ -558,8 +561,8 @@ Status ParseOptions(int argc, char** argv, Options& o) {
   const std::string fk = args.GetOr("foreign-keys", "on");
   if (fk != "on" && fk != "off") return InvalidArgument("--foreign-keys must be on or off");
   o.foreign_keys = fk == "on";
-  if (o.runs < 1 || o.tx < 1 || o.blocks < 1 || o.rows < 1 || o.blocks > o.tx) {
-    return InvalidArgument("--runs, --tx, --blocks and --rows must be positive, --blocks at most --tx");
+  if (o.runs < 1 || o.tx < 1 || o.blocks < 1 || o.rows < 1 || o.rows_per_tx < 1 || o.blocks > o.tx) {
+    return InvalidArgument("--runs, --tx, --blocks, --rows and --rows-per-tx must be positive, --blocks at most --tx");
   }
   o.root = args.GetOr("root", ".");
   o.out = args.GetOr("out", "bench/out");
