@@ -768,12 +768,7 @@ Status ParseOptions(int argc, char** argv, Options& o) {
   if (o.runs < 1 || o.changes < 1 || o.rows_per_tx < 1 || o.batch < 1 || o.single < 1 || o.live_changes < 1) {
     return InvalidArgument("--runs, --changes, --rows-per-tx, --batch and --single must be positive");
   }
-  std::error_code ec;
-  o.bin = fs::read_symlink("/proc/self/exe", ec).parent_path();
-  if (ec) return Internal("cannot find this program's folder");
-  o.out = fs::absolute(o.out).string();
-  o.db = fs::absolute(o.db).string();
-  return Status::Ok();
+  return ResolveBenchPaths(&o.bin, &o.out, &o.db);
 }
 
 }  // namespace

@@ -106,6 +106,17 @@ class Server {
   std::string dir_, script_, uri_;
 };
 
+// The folder of this program (*bin) and `out` and `db` made absolute: the
+// paths a bench hands to the processes it starts.
+inline Status ResolveBenchPaths(std::filesystem::path* bin, std::string* out, std::string* db) {
+  std::error_code ec;
+  *bin = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
+  if (ec) return Internal("cannot find this program's folder");
+  *out = std::filesystem::absolute(*out).string();
+  *db = std::filesystem::absolute(*db).string();
+  return Status::Ok();
+}
+
 // Set by SIGINT/SIGTERM once BenchMain() installed its handler.
 inline volatile std::sig_atomic_t g_stop = 0;
 

@@ -358,12 +358,7 @@ Status ParseOptions(int argc, char** argv, Options& o) {
   o.root = args.GetOr("root", ".");
   o.out = args.GetOr("out", "bench/out");
   o.db = args.GetOr("db", o.out + "/racetiming-r" + std::to_string(o.rows) + "-s" + std::to_string(o.seed) + ".db");
-  std::error_code ec;
-  o.bin = fs::read_symlink("/proc/self/exe", ec).parent_path();
-  if (ec) return Internal("cannot find this program's folder");
-  o.out = fs::absolute(o.out).string();
-  o.db = fs::absolute(o.db).string();
-  return Status::Ok();
+  return ResolveBenchPaths(&o.bin, &o.out, &o.db);
 }
 
 }  // namespace
