@@ -85,19 +85,6 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(i, v.size() - 1)];
 }
 
-// CPU seconds (user + system) a process has used so far.
-double CpuSeconds(pid_t pid) {
-  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
-  size_t p = stat.rfind(')');
-  if (p == std::string::npos) return 0;
-  unsigned long long utime = 0, stime = 0;
-  // Fields after the command: state(3) ... utime(14) stime(15).
-  if (std::sscanf(stat.c_str() + p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) {
-    return 0;
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
 // Samples the lag: see the comment at the top.
 class Probe {
  public:
@@ -173,7 +160,7 @@ double Slope(const std::vector<double>& x, const std::vector<double>& y) {
 Status RunStep(const Options& o, const std::string& writer, const std::string& source, const std::string& work,
                pid_t stream, Probe& probe, Step& st) {
   const std::string log = work + "/writer.log";
-  const double cpu0 = CpuSeconds(stream);
+  const double cpu0 = ProcessCpuSeconds(stream);
   const auto t0 = Clock::now();
   pid_t pid = SpawnProcess({writer, "--db", source, "--rate", std::to_string(st.rate), "--seconds",
                             std::to_string(st.seconds), "--rows-per-tx", "1", "--seed", std::to_string(st.rate)},
@@ -197,7 +184,7 @@ Status RunStep(const Options& o, const std::string& writer, const std::string& s
     WaitProcess(pid);
     return Internal("interrupted");
   }
-  const double cpu_secs = CpuSeconds(stream) - cpu0;
+  const double cpu_secs = ProcessCpuSeconds(stream) - cpu0;
   const double wall = Seconds(t0);
   st.writer_line = ReadFile(log);
   while (!st.writer_line.empty() && st.writer_line.back() == '\n') st.writer_line.pop_back();
