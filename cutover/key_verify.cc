@@ -112,20 +112,14 @@ Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& tar
 
     // Target: the same keys, through a staging table of keys.
     std::string stage = QuotePgIdent("_slipway_verify_" + std::to_string(tid));
-    std::string keycols, join;
-    for (size_t i = 0; i < nkey; ++i) {
-      std::string k = QuotePgIdent(tm.key_target[i]);
-      keycols += (i ? ", " : "") + k;
-      join += (i ? " AND " : "") + std::string("t.") + k + " = s." + k;
-    }
-    RETURN_IF_ERROR(target.Run("CREATE TEMP TABLE IF NOT EXISTS " + stage + " AS SELECT " + keycols + " FROM " + sql.pg_table +
+    RETURN_IF_ERROR(target.Run("CREATE TEMP TABLE IF NOT EXISTS " + stage + " AS SELECT " + sql.PgKeyList() + " FROM " + sql.pg_table +
                                " WITH NO DATA; TRUNCATE " + stage));
     RETURN_IF_ERROR(target.CopyBegin("COPY " + stage + " FROM STDIN (FORMAT binary)"));
     RETURN_IF_ERROR(target.CopyPut(stage_buf.data(), stage_buf.size()));
     RETURN_IF_ERROR(target.CopyEnd().status());
     std::string pg_select = "SELECT ";
     for (size_t i = 0; i < sql.pg_columns.size(); ++i) pg_select += (i ? ", " : "") + std::string("t.") + sql.pg_columns[i] + "::text";
-    ASSIGN_OR_RETURN(PgResult r, target.Exec(pg_select + " FROM " + sql.pg_table + " t JOIN " + stage + " s ON " + join));
+    ASSIGN_OR_RETURN(PgResult r, target.Exec(pg_select + " FROM " + sql.pg_table + " t JOIN " + stage + " s ON " + sql.PgKeyJoin("t", "s")));
     std::map<std::string, std::string> dst_rows;
     const int pg_first = sql.rowid_keyed ? 1 : 0;
     for (int i = 0; i < r.Rows(); ++i) {

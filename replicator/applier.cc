@@ -98,7 +98,7 @@ std::string Applier::BeginPrefix() {
 }
 
 Status Applier::LoadMaxKey(Table& t) {
-  ASSIGN_OR_RETURN(PgResult r, target_.Exec(BeginPrefix() + "SELECT max(" + QuotePgIdent(t.tm->key_target[0]) +
+  ASSIGN_OR_RETURN(PgResult r, target_.Exec(BeginPrefix() + "SELECT max(" + t.sql.pg_key[0] +
                                             ") FROM " + t.sql.pg_table));
   // An empty table: every key is above the bound.
   t.max_key = r.IsNull(0, 0) ? INT64_MIN : std::stoll(r.Str(0, 0));
@@ -112,7 +112,7 @@ Status Applier::EnsurePrepared(Table& t) {
   const size_t nkey = t.sql.sqlite_key.size();
   std::string where;
   for (size_t i = 0; i < nkey; ++i) {
-    where += (i ? " AND " : "") + QuotePgIdent(t.tm->key_target[i]) + " = $" + std::to_string(i + 1);
+    where += (i ? " AND " : "") + t.sql.pg_key[i] + " = $" + std::to_string(i + 1);
   }
   std::string cols, marks;
   for (size_t i = 0; i < t.sql.pg_columns.size(); ++i) {
@@ -211,10 +211,8 @@ Status Applier::ApplyByCopy(Db& source, Table& t, int64_t from, int64_t to, Roun
     RETURN_IF_ERROR(keys.Reset());
     keys.Bind(1, static_cast<int64_t>(t.tid)).Bind(2, from).Bind(3, to);
     nkeys = 0;
-    std::string keycols;
-    for (size_t i = 0; i < nkey; ++i) keycols += (i ? ", " : "") + QuotePgIdent(t.tm->key_target[i]);
     RETURN_IF_ERROR(target_.Run(BeginPrefix() + "CREATE TEMP TABLE IF NOT EXISTS " + stage +
-                                " ON COMMIT DELETE ROWS AS SELECT " + keycols + " FROM " + t.sql.pg_table +
+                                " ON COMMIT DELETE ROWS AS SELECT " + t.sql.PgKeyList() + " FROM " + t.sql.pg_table +
                                 " WITH NO DATA"));
     RETURN_IF_ERROR(target_.CopyBegin("COPY " + stage + " FROM STDIN (FORMAT binary)"));
     std::string buf, scratch;
@@ -256,22 +254,17 @@ Status Applier::ApplyByCopy(Db& source, Table& t, int64_t from, int64_t to, Roun
     Status s;
     if (!BeginPrefix().empty()) s = target_.QueueSql("BEGIN");
     if (s.ok() && to_delete > 0 && by_array) {
-      s = target_.QueueParams("DELETE FROM " + t.sql.pg_table + " WHERE " + QuotePgIdent(t.tm->key_target[0]) +
+      s = target_.QueueParams("DELETE FROM " + t.sql.pg_table + " WHERE " + t.sql.pg_key[0] +
                                   " = ANY($1::bigint[])",
                               {array});
     } else if (s.ok() && to_delete > 0) {
-      std::string join;
-      for (size_t i = 0; i < nkey; ++i) {
-        const std::string k = QuotePgIdent(t.tm->key_target[i]);
-        join += (i ? " AND " : "") + std::string("t.") + k + " = s." + k;
-      }
       // The staging table has no statistics; left alone the planner hashes
       // or merges the whole target table every round. Probing its key index
       // per staged key is what a delete of touched keys wants.
       for (const char* q : {"SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off"}) {
         if (s.ok()) s = target_.QueueSql(q);
       }
-      if (s.ok()) s = target_.QueueSql("DELETE FROM " + t.sql.pg_table + " t USING " + stage + " s WHERE " + join);
+      if (s.ok()) s = target_.QueueSql("DELETE FROM " + t.sql.pg_table + " t USING " + stage + " s WHERE " + t.sql.PgKeyJoin("t", "s"));
       for (const char* q : {"SET LOCAL enable_hashjoin = on", "SET LOCAL enable_mergejoin = on"}) {
         if (s.ok()) s = target_.QueueSql(q);
       }

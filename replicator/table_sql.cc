@@ -21,6 +21,7 @@ TableSql BuildTableSql(const schema::TableMapping& tm, const std::string& pg_sch
   s.sqlite_table = QuoteSqliteIdent(tm.source);
   s.pg_table = QuotePgIdent(pg_schema) + "." + QuotePgIdent(tm.target);
   s.rowid_keyed = tm.key_kind == schema::KeyKind::kRowid;
+  for (const auto& k : tm.key_target) s.pg_key.push_back(QuotePgIdent(k));
   if (s.rowid_keyed) {
     s.sqlite_key.push_back(FreeRowidName(tm));
     s.pg_columns.push_back(QuotePgIdent(schema::kRowidColumn));
@@ -78,6 +79,18 @@ std::string TableSql::SnapshotSelect(bool after) const {
 std::string TableSql::OrderByKeyList() const {
   std::string out;
   for (size_t i = 0; i < sqlite_key.size(); ++i) out += (i ? ", " : "") + sqlite_key[i];
+  return out;
+}
+
+std::string TableSql::PgKeyList() const {
+  std::string out;
+  for (size_t i = 0; i < pg_key.size(); ++i) out += (i ? ", " : "") + pg_key[i];
+  return out;
+}
+
+std::string TableSql::PgKeyJoin(const std::string& a, const std::string& b) const {
+  std::string out;
+  for (size_t i = 0; i < pg_key.size(); ++i) out += (i ? " AND " : "") + a + "." + pg_key[i] + " = " + b + "." + pg_key[i];
   return out;
 }
 

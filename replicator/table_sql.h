@@ -20,6 +20,7 @@ struct TableSql {
   // (the rowid column), then the data columns.
   std::string pg_table;                    // "schema"."table"
   std::vector<std::string> pg_columns;     // quoted, COPY order
+  std::vector<std::string> pg_key;         // quoted key columns of the target table
   bool rowid_keyed = false;
   // What a chunked copy orders by: the rowid for rowid tables (their storage
   // order), the primary key for WITHOUT ROWID tables.
@@ -30,8 +31,11 @@ struct TableSql {
   // SELECT chunk_key..., [rowid,] columns... in chunk order; with `after`
   // a "(k1, k2) > (?, ?)" predicate; LIMIT ? last.
   std::string SnapshotSelect(bool after) const;
-  std::string PgCopyIn() const;
-  std::string OrderByKeyList() const;      // the SQLite key expressions, comma-separated            // COPY "s"."t" (cols) FROM STDIN
+  std::string PgCopyIn() const;           // COPY "s"."t" (cols) FROM STDIN
+  std::string OrderByKeyList() const;      // the SQLite key expressions, comma-separated
+  std::string PgKeyList() const;           // pg_key, comma-separated
+  // "a.k1 = b.k1 AND a.k2 = b.k2" over pg_key.
+  std::string PgKeyJoin(const std::string& a, const std::string& b) const;
 };
 
 // REQUIRES: tm comes from a plan; pg_schema is the plan's schema.
