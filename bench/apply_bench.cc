@@ -58,7 +58,7 @@
 #include "cli/args.h"
 #include "common/pg.h"
 #include "common/sqlite.h"
-#include "replicator/applier.h"
+#include "replicator/forward_applier.h"
 #include "replicator/capture.h"
 #include "replicator/pg_state.h"
 #include "replicator/session.h"
@@ -490,7 +490,7 @@ Result<double> RunMethod(const Options& o, Setup& s, Method& m, int run) {
     const auto t0 = Clock::now();
     if (m.name.rfind("slipway_rounds", 0) == 0) {
       const int64_t round = o.batch;
-      replicator::Applier applier(pg, s.plan, {{kTable, s.tid}});
+      replicator::ForwardApplier applier(src, pg, s.plan, {{kTable, s.tid}});
       // Diagnostics: every round through the pipeline instead of COPY; or
       // the COPY path with its DELETE ... USING kept off hash and merge
       // joins (which scan the whole target table for a few hundred keys).
@@ -500,7 +500,7 @@ Result<double> RunMethod(const Options& o, Setup& s, Method& m, int run) {
       for (int64_t from = s.range.from; from < s.range.to; from += round, ++rounds) {
         RETURN_IF_ERROR(src.Exec("BEGIN"));
         ASSIGN_OR_RETURN(auto newest, src.QueryInt("SELECT max(seq) FROM _slipway_changelog"));
-        auto rs = applier.ApplyRange(src, from, std::min(from + round, newest.value_or(0)));
+        auto rs = applier.ApplyRange(from, std::min(from + round, newest.value_or(0)));
         RETURN_IF_ERROR(src.Exec("COMMIT"));
         if (!rs.ok()) return rs.status();
       }

@@ -19,7 +19,8 @@
 #include "cutover/fences.h"
 #include "cutover/key_verify.h"
 #include "cutover/verifier.h"
-#include "replicator/applier.h"
+#include "replicator/forward_applier.h"
+#include "replicator/sqlite_source.h"
 #include "replicator/capture.h"
 #include "replicator/guard.h"
 #include "replicator/pg_state.h"
@@ -134,7 +135,7 @@ class Cutover {
     applied_ = pos.Rows() > 0 ? std::stoll(pos.Str(0, 0)) : 0;
     ASSIGN_OR_RETURN(PgResult start, pg_.Exec("SELECT coalesce(min(start_seq), 0) FROM slipway.tables"));
     applied_ = std::max<int64_t>(applied_, std::stoll(start.Str(0, 0)));
-    applier_ = std::make_unique<replicator::Applier>(pg_, plan_, tids_);
+    applier_ = std::make_unique<replicator::ForwardApplier>(db_, pg_, plan_, tids_);
     return Status::Ok();
   }
 
@@ -143,23 +144,22 @@ class Cutover {
     const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     while (true) {
       RETURN_IF_ERROR(db_.Exec("BEGIN"));
-      auto newest = db_.QueryInt("SELECT max(seq) FROM _slipway_changelog");
+      auto newest = replicator::NewestChangelogSeq(db_);
       if (!newest.ok()) {
         (void)db_.Exec("COMMIT");
         return newest.status();
       }
-      int64_t to = newest->value_or(0);
+      int64_t to = *newest;
       if (to > applied_) {
-        auto r = applier_->ApplyRange(db_, applied_, to);
+        auto r = applier_->ApplyRange(applied_, to);
         (void)db_.Exec("COMMIT");
         if (!r.ok()) return r.status();
         applied_ = to;
       } else {
         (void)db_.Exec("COMMIT");
       }
-      auto again = db_.QueryInt("SELECT max(seq) FROM _slipway_changelog");
-      if (!again.ok()) return again.status();
-      if (again->value_or(0) - applied_ <= max_lag) return Status::Ok();
+      ASSIGN_OR_RETURN(const int64_t again, replicator::NewestChangelogSeq(db_));
+      if (again - applied_ <= max_lag) return Status::Ok();
       if (Clock::now() > deadline) {
         return Status(Code::kRetryable, "lag stayed above " + std::to_string(max_lag) + " changes for " +
                                             std::to_string(timeout_ms / 1000) + " s; try again when the app is quieter");
@@ -252,11 +252,10 @@ class Cutover {
     } release{db_};
     step("lock");
     SLIPWAY_FAILPOINT("cutover.after_lock");
-    ASSIGN_OR_RETURN(auto newest, db_.QueryInt("SELECT max(seq) FROM _slipway_changelog"));
-    const int64_t final_seq = newest.value_or(0);
+    ASSIGN_OR_RETURN(const int64_t final_seq, replicator::NewestChangelogSeq(db_));
     step("final position");
     if (final_seq > applied_) {
-      ASSIGN_OR_RETURN(auto rs, applier_->ApplyRange(db_, applied_, final_seq));
+      ASSIGN_OR_RETURN(auto rs, applier_->ApplyRange(applied_, final_seq));
       (void)rs;
       applied_ = final_seq;
     }
@@ -319,13 +318,13 @@ class Cutover {
     // Nothing can have been written since the fence; make sure all of it is
     // applied (a crash may have come between drain and fence commit? No: the
     // drain commits first. This also covers a resume).
-    ASSIGN_OR_RETURN(auto newest, db_.QueryInt("SELECT max(seq) FROM _slipway_changelog"));
-    if (newest.value_or(0) > applied_) {
+    ASSIGN_OR_RETURN(const int64_t newest, replicator::NewestChangelogSeq(db_));
+    if (newest > applied_) {
       RETURN_IF_ERROR(db_.Exec("BEGIN"));
-      auto r = applier_->ApplyRange(db_, applied_, newest.value_or(0));
+      auto r = applier_->ApplyRange(applied_, newest);
       (void)db_.Exec("COMMIT");
       RETURN_IF_ERROR(r.status());
-      applied_ = newest.value_or(0);
+      applied_ = newest;
     }
     RETURN_IF_ERROR(SyncSequences());
     RETURN_IF_ERROR(pg_.ExecParams("UPDATE slipway.migration SET phase = 'fenced', cutover_seq = $1, updated_at = now()",
@@ -388,7 +387,7 @@ class Cutover {
   schema::Plan plan_;
   std::map<std::string, int> tids_;
   std::string migration_id_;
-  std::unique_ptr<replicator::Applier> applier_;
+  std::unique_ptr<replicator::ForwardApplier> applier_;
   int64_t applied_ = 0;
   int64_t verified_seq_ = 0;
   CutoverReport report_;

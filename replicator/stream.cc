@@ -17,7 +17,8 @@
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "common/sqlite.h"
-#include "replicator/applier.h"
+#include "replicator/forward_applier.h"
+#include "replicator/sqlite_source.h"
 #include "replicator/capture.h"
 #include "replicator/pg_state.h"
 #include "replicator/schema_watch.h"
@@ -76,7 +77,7 @@ struct Stream::Impl {
   schema::Plan plan;
   std::string migration_id;
   std::map<std::string, int> tids;
-  std::unique_ptr<Applier> applier;
+  std::unique_ptr<ForwardApplier> applier;
   std::unique_ptr<SchemaWatch> schema_watch;
   int64_t applied = 0;
   int64_t pruned_to = 0;  // changelog rows at or below this seq are pruned
@@ -175,7 +176,7 @@ struct Stream::Impl {
                                    "stream_host = $1, stream_pid = $2, stream_heartbeat = now()",
                                    {HostName(), std::to_string(::getpid())})
                         .status());
-    applier = std::make_unique<Applier>(*pg, plan, tids);
+    applier = std::make_unique<ForwardApplier>(db, *pg, plan, tids);
     applier->set_pipeline_max(o.pipeline_max);
     // Whole-table copies a schema change asked for survive a reconnect or a crash.
     ASSIGN_OR_RETURN(PgResult resync, pg->Exec("SELECT tid FROM slipway.tables WHERE resync"));
@@ -194,7 +195,7 @@ struct Stream::Impl {
   // the next apply transaction.
   Status CarryOver() {
     ASSIGN_OR_RETURN(std::set<int> resync, schema_watch->CarryOver(db, *pg, &tids));
-    applier = std::make_unique<Applier>(*pg, plan, tids);
+    applier = std::make_unique<ForwardApplier>(db, *pg, plan, tids);
     applier->set_pipeline_max(o.pipeline_max);
     applier->Resync(resync);
     return Status::Ok();
@@ -318,15 +319,14 @@ struct Stream::Impl {
       Db& d;
       ~EndRead() { (void)d.Exec("COMMIT"); }
     } end{db};
-    ASSIGN_OR_RETURN(auto newest, db.QueryInt("SELECT max(seq) FROM _slipway_changelog"));
-    const int64_t to = newest.value_or(0);
+    ASSIGN_OR_RETURN(const int64_t to, NewestChangelogSeq(db));
     fig.source_seq = to;
     if (schema_watch) RETURN_IF_ERROR(schema_watch->Check(db));
     if (to <= applied && !applier->has_resync()) return int64_t{0};
     int64_t target_to = std::max(to, applied);
     if (o.stop_at_seq >= 0 && target_to > o.stop_at_seq) target_to = std::max(applied, o.stop_at_seq);
     if (target_to <= applied && !applier->has_resync()) return int64_t{0};
-    ASSIGN_OR_RETURN(RoundStats rs, applier->ApplyRange(db, applied, target_to));
+    ASSIGN_OR_RETURN(RoundStats rs, applier->ApplyRange(applied, target_to));
     applied = target_to;
     fig.applied_seq = applied;
     fig.rounds++;
@@ -339,8 +339,8 @@ struct Stream::Impl {
   }
 
   void UpdateLag() {
-    auto newest = db.QueryInt("SELECT max(seq) FROM _slipway_changelog");
-    int64_t n = newest.ok() ? newest->value_or(0) : 0;
+    auto newest = NewestChangelogSeq(db);
+    int64_t n = newest.ok() ? *newest : 0;
     fig.source_seq = n;
     fig.lag_changes = std::max<int64_t>(0, n - applied);
     if (n > applied) {

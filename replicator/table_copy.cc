@@ -1,5 +1,7 @@
 #include "replicator/table_copy.h"
 
+#include "replicator/sqlite_source.h"
+
 #include "common/failpoint.h"
 #include "schema/binary_codec.h"
 #include "schema/codec.h"
@@ -51,42 +53,40 @@ nlohmann::json ValuesToJson(const std::vector<schema::SqlValue>& vals) {
 
 }  // namespace
 
-Status AppendCopyRow(sqlite3_stmt* raw, int skip, const schema::TableMapping& tm, const TableSql& sql, std::string* buf,
+Status AppendCopyRow(const RowCursor& row, const schema::TableMapping& tm, const TableSql& sql, std::string* buf,
                      std::string* scratch) {
   const int16_t nfields = static_cast<int16_t>(sql.pg_columns.size());
-  const int first_data = skip + (sql.rowid_keyed ? 1 : 0);
+  const int first_data = sql.rowid_keyed ? 1 : 0;
   schema::AppendInt16(nfields, buf);
   if (sql.rowid_keyed) {
     schema::AppendInt32(8, buf);
-    schema::AppendInt64(sqlite3_column_int64(raw, skip), buf);
+    schema::AppendInt64(row.Value(0).i, buf);
   }
   for (size_t c = 0; c < sql.column_index.size(); ++c) {
-    const int col = first_data + static_cast<int>(c);
-    if (sqlite3_column_type(raw, col) == SQLITE_NULL) {
+    const schema::SqlValue v = row.Value(first_data + static_cast<int>(c));
+    if (v.type == SQLITE_NULL) {
       schema::AppendBinaryNull(buf);
       continue;
     }
     const schema::ColumnMapping& cm = tm.columns[static_cast<size_t>(sql.column_index[c])];
-    Status s = schema::EncodeBinaryField(schema::SqlValue::FromColumn(raw, col), cm, buf, scratch);
-    if (!s.ok()) {
-      // Name the row by its key: the rowid for tables keyed by it, else
-      // the primary key's values among the mapped columns.
-      std::string key;
-      if (sql.rowid_keyed) {
-        key = "rowid=" + std::to_string(sqlite3_column_int64(raw, skip));
-      } else {
-        for (const auto& k : tm.key_source) {
-          for (size_t c2 = 0; c2 < sql.column_index.size(); ++c2) {
-            if (tm.columns[static_cast<size_t>(sql.column_index[c2])].source != k) continue;
-            key += (key.empty() ? "" : ", ") + k + "=" +
-                   schema::DescribeValue(schema::SqlValue::FromColumn(raw, first_data + static_cast<int>(c2)));
-          }
-        }
-      }
-      return Status(Code::kBlocked, "table " + tm.source + ", " + key + ", column " + cm.source + ": " + s.message());
-    }
+    Status s = schema::EncodeBinaryField(v, cm, buf, scratch);
+    if (!s.ok()) return Status(Code::kBlocked, "table " + tm.source + ", " + DescribeRowKey(row, tm, sql) + ", column " + cm.source + ": " + s.message());
   }
   return Status::Ok();
+}
+
+std::string DescribeRowKey(const RowCursor& row, const schema::TableMapping& tm, const TableSql& sql) {
+  // The rowid for tables keyed by it, else the primary key's values among
+  // the mapped columns.
+  if (sql.rowid_keyed) return "rowid=" + std::to_string(row.Value(0).i);
+  std::string key;
+  for (const auto& k : tm.key_source) {
+    for (size_t c = 0; c < sql.column_index.size(); ++c) {
+      if (tm.columns[static_cast<size_t>(sql.column_index[c])].source != k) continue;
+      key += (key.empty() ? "" : ", ") + k + "=" + schema::DescribeValue(row.Value(static_cast<int>(c)));
+    }
+  }
+  return key;
 }
 
 Result<int64_t> StreamRows(Stmt& st, int skip, PgConn& target, const schema::TableMapping& tm, const TableSql& sql,
@@ -109,7 +109,7 @@ Result<int64_t> StreamRows(Stmt& st, int skip, PgConn& target, const schema::Tab
       key_bytes[k].assign(key_vals[k].bytes);
       key_vals[k].bytes = key_bytes[k];
     }
-    RETURN_IF_ERROR(AppendCopyRow(raw, skip, tm, sql, &buf, &scratch));
+    RETURN_IF_ERROR(AppendCopyRow(StmtCursor(raw, skip), tm, sql, &buf, &scratch));
     ++rows;
     if (buf.size() >= kCopyFlushBytes) {
       RETURN_IF_ERROR(target.CopyPut(buf.data(), buf.size()));
@@ -166,8 +166,7 @@ Result<std::vector<Chunk>> StartTableCopy(Db& source, PgConn& target, const sche
     // splits are of the same state of the file.
     RETURN_IF_ERROR(source.Exec("BEGIN"));
     ReadTx end{source};
-    ASSIGN_OR_RETURN(auto seq, source.QueryInt("SELECT max(seq) FROM _slipway_changelog"));
-    start_seq = seq.value_or(0);
+    ASSIGN_OR_RETURN(start_seq, NewestChangelogSeq(source));
     if (!tm.without_rowid) {
       const std::string r = sql.chunk_key[0];
       // min() and max() alone are index lookups; a count would scan the

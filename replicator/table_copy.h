@@ -21,6 +21,7 @@
 #include "common/sqlite.h"
 #include "replicator/pg_state.h"
 #include "replicator/progress.h"
+#include "replicator/row_cursor.h"
 #include "replicator/table_sql.h"
 #include "schema/plan.h"
 
@@ -61,11 +62,13 @@ Status RunPostData(PgConn& target, const std::string& pg_schema, const schema::D
 Result<int64_t> StreamRows(Stmt& st, int skip, PgConn& target, const schema::TableMapping& tm, const TableSql& sql,
                            TableProgress* progress, int64_t rows_before, nlohmann::json* last_key = nullptr);
 std::string BinaryCopySql(const TableSql& sql);
-// Appends the current row of a statement laid out as StreamRows() reads it
-// to `buf` as one binary COPY tuple. Values the mapping cannot hold are
-// kBlocked, naming the row by its key.
-Status AppendCopyRow(sqlite3_stmt* raw, int skip, const schema::TableMapping& tm, const TableSql& sql, std::string* buf,
+// Appends the current data row of `row` (replicator/row_cursor.h) to `buf`
+// as one binary COPY tuple. Values the mapping cannot hold are kBlocked,
+// naming the row by its key.
+Status AppendCopyRow(const RowCursor& row, const schema::TableMapping& tm, const TableSql& sql, std::string* buf,
                      std::string* scratch);
+// "rowid=5" or "id=5, lang='en'": a data row named by its key, for messages.
+std::string DescribeRowKey(const RowCursor& row, const schema::TableMapping& tm, const TableSql& sql);
 
 // The chunk key of the current row as JSON (typed, so text/blob/int survive).
 nlohmann::json KeyToJson(sqlite3_stmt* stmt, int ncols);

@@ -14,7 +14,7 @@
 
 #include "common/pg.h"
 #include "common/sqlite.h"
-#include "replicator/applier.h"
+#include "replicator/forward_applier.h"
 #include "replicator/capture.h"
 #include "replicator/pg_state.h"
 #include "replicator/session.h"
@@ -71,14 +71,14 @@ class ApplierTest : public TargetTest, public ::testing::WithParamInterface<int6
     tids_ = cap->tids;
   }
 
-  std::unique_ptr<replicator::Applier> NewApplier() {
-    auto a = std::make_unique<replicator::Applier>(pg_, plan_, tids_);
+  std::unique_ptr<replicator::ForwardApplier> NewApplier() {
+    auto a = std::make_unique<replicator::ForwardApplier>(reader_, pg_, plan_, tids_);
     a->set_pipeline_max(GetParam());
     return a;
   }
 
   // Applies every change up to the newest in one round.
-  Status Round(replicator::Applier& a) {
+  Status Round(replicator::ForwardApplier& a) {
     RETURN_IF_ERROR(reader_.Exec("BEGIN"));
     auto newest = reader_.QueryInt("SELECT max(seq) FROM _slipway_changelog");
     if (!newest.ok()) {
@@ -86,7 +86,7 @@ class ApplierTest : public TargetTest, public ::testing::WithParamInterface<int6
       return newest.status();
     }
     const int64_t to = std::max(applied_, newest->value_or(0));
-    auto rs = a.ApplyRange(reader_, applied_, to);
+    auto rs = a.ApplyRange(applied_, to);
     (void)reader_.Exec("COMMIT");
     if (!rs.ok()) return rs.status();
     applied_ = to;
@@ -134,7 +134,7 @@ class ApplierTest : public TargetTest, public ::testing::WithParamInterface<int6
       EXPECT_EQ(SourceRows(t), TargetRows(t)) << "table " << t << " " << when;
     }
   }
-  void ApplyAndCheck(replicator::Applier& a, const std::string& when) {
+  void ApplyAndCheck(replicator::ForwardApplier& a, const std::string& when) {
     Status s = Round(a);
     ASSERT_TRUE(s.ok()) << when << ": " << s.message();
     ExpectSame(when);

@@ -1,0 +1,50 @@
+#pragma once
+// The forward change source: the app's SQLite file, whose capture triggers
+// record every touched key in _slipway_changelog inside the app's own
+// transaction (replicator/capture.h). seq is commit order (SQLite has one
+// writer), so a position is a seq and a round's read is one SQLite read
+// transaction.
+// Thread-safety: one source per thread, over the caller's connection.
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "common/sqlite.h"
+#include "replicator/change_source.h"
+#include "replicator/table_sql.h"
+#include "schema/plan.h"
+
+namespace slipway::replicator {
+
+// The newest changelog seq (0 when the changelog is empty).
+Result<int64_t> NewestChangelogSeq(Db& db);
+
+class SqliteChangelogSource : public ChangeSource {
+ public:
+  // REQUIRES: `tids` maps plan tables to changelog table ids; `db` and `plan`
+  // outlive the source.
+  SqliteChangelogSource(Db& db, const schema::Plan& plan, const std::map<std::string, int>& tids);
+
+  Result<Position> BeginRead() override;
+  void EndRead() override;
+  Result<std::vector<TableTouch>> Touched(const Position& from, const Position& to) override;
+  Result<std::unique_ptr<RowCursor>> Keys(int tid, const Position& from, const Position& to) override;
+  Result<std::unique_ptr<RowCursor>> Rows(int tid, const Position& from, const Position& to) override;
+  Result<std::unique_ptr<RowCursor>> AllRows(int tid) override;
+
+  Db& db() { return db_; }
+
+ private:
+  struct Table {
+    TableSql sql;
+    std::string rows_query;
+    std::string keys_query;
+  };
+  Result<const Table*> Find(int tid) const;
+
+  Db& db_;
+  std::map<int, Table> tables_;
+};
+
+}  // namespace slipway::replicator
