@@ -56,8 +56,10 @@ struct OwnedValue {
 // NULL: the caller handles NULL) into the SQLite value in the column's
 // representation. Rules by representation:
 //   kNative          integer kinds -> INTEGER; double precision -> REAL
-//                    ("Infinity", "-Infinity"; "-0" stays -0.0; NaN is an
-//                    error: SQLite stores NaN as NULL); text/varchar -> TEXT;
+//                    ("Infinity", "-Infinity"; "-0" stays -0.0, whose sign
+//                    SQLite itself keeps only in a column without REAL or
+//                    NUMERIC affinity; NaN is an error: SQLite stores NaN as
+//                    NULL); text/varchar -> TEXT;
 //                    bytea -> BLOB. Other kinds have no native form (as in
 //                    EncodeForPg).
 //   kBool01          "t"/"f" -> INTEGER 1/0.
