@@ -229,7 +229,11 @@ SqlValue OwnedValue::view() const {
 }
 
 Status DecodeFromPg(std::string_view pg_text, const ColumnMapping& col, OwnedValue* out) {
-  *out = OwnedValue{};
+  // Reset in place: a caller decoding row after row keeps the buffer.
+  out->type = SQLITE_NULL;
+  out->i = 0;
+  out->d = 0;
+  out->bytes.clear();
   switch (col.repr) {
     case Repr::kNative: return DecodeNative(pg_text, col, out);
     case Repr::kBool01:

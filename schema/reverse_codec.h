@@ -14,6 +14,8 @@
 // gives v back byte for byte, same storage class, except:
 //   kNative double      an INTEGER sent into double precision comes back REAL
 //                       (a REAL-affinity column would store it as REAL too).
+//   kNative integers    an integral REAL sent into an integer type comes back
+//                       INTEGER (as INTEGER/NUMERIC affinity stores it).
 //   kNumberAsNumeric    the storage class follows the column's affinity as
 //                       SQLite would store the number: REAL affinity -> REAL;
 //                       otherwise an integral value that fits int64 ("5",

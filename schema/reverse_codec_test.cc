@@ -106,6 +106,9 @@ TEST(ReverseCodecTest, NativeIntegers) {
   EXPECT_TRUE(RoundTrip(Int(-7), Col(PgKind::kInteger, Repr::kNative)));
   EXPECT_TRUE(RoundTrip(Int(std::numeric_limits<int64_t>::min()), big));
   EXPECT_TRUE(RoundTrip(Int(std::numeric_limits<int64_t>::max()), big));
+  // An integral REAL sent into an integer type comes back INTEGER.
+  const SqlValue seven = Int(7);
+  EXPECT_TRUE(RoundTrip(Real(7.0), big, "", &seven));
   Error("12a", big);
   Error("", big);
   Error("99999999999999999999", big);
@@ -170,6 +173,9 @@ TEST(ReverseCodecTest, DateTextKeepsTheFormat) {
   const ColumnMapping t6 = Col(PgKind::kTime, Repr::kDateText, "HH:MM:SS.ffffff");
   EXPECT_TRUE(RoundTrip(Text("03:04:05.500000"), t6, "03:04:05.5"));
   EXPECT_TRUE(RoundTrip(Text("23:59:59"), Col(PgKind::kTime, Repr::kDateText, "HH:MM:SS")));
+  // A date shown in a format with a time of day is its midnight.
+  EXPECT_TRUE(Same(Decode("2024-01-02", Col(PgKind::kDate, Repr::kDateText, "YYYY-MM-DD HH:MM:SS")),
+                   Text("2024-01-02 00:00:00")));
   // A zoned format on timestamp: the zone was ignored on the way in, the
   // recorded offset comes back.
   EXPECT_TRUE(RoundTrip(Text("2024-01-02 03:04:05+05:30"),
@@ -205,7 +211,9 @@ TEST(ReverseCodecTest, TimestamptzAtTheRecordedOffset) {
 
 TEST(ReverseCodecTest, DateTextErrors) {
   const ColumnMapping secs = Col(PgKind::kTimestamp, Repr::kDateText, "YYYY-MM-DD HH:MM:SS");
-  EXPECT_NE(Error("2024-01-02 03:04:05.123", secs).find("sub-second"), std::string::npos);
+  EXPECT_EQ(Error("2024-01-02 03:04:05.123", secs),
+            "value '2024-01-02 03:04:05.123' of timestamp has no exact date_text 'YYYY-MM-DD HH:MM:SS' form "
+            "(sub-second digits the format cannot hold)");
   Error("2024-01-02 03:04:05.1234", Col(PgKind::kTimestamp, Repr::kDateText, "YYYY-MM-DD HH:MM:SS.fff"));
   EXPECT_NE(Error("2024-01-02 03:04:05", Col(PgKind::kTimestamp, Repr::kDateText, "YYYY-MM-DD")).find("time of day"),
             std::string::npos);
@@ -224,6 +232,7 @@ TEST(ReverseCodecTest, DateTextErrors) {
   // The recorded offset must exist and be of the format's style.
   Error("2024-01-02 03:04:05+00", Col(PgKind::kTimestamptz, Repr::kDateText, "YYYY-MM-DD HH:MM:SS+HH:MM", ""));
   Error("2024-01-02 03:04:05+00", Col(PgKind::kTimestamptz, Repr::kDateText, "YYYY-MM-DD HH:MM:SSZ", "+00:00"));
+  Error("2024-01-02 03:04:05+00", Col(PgKind::kTimestamptz, Repr::kDateText, "YYYY-MM-DD HH:MM:SS+HH:MM", "UTC"));
 }
 
 TEST(ReverseCodecTest, UnixEpochs) {

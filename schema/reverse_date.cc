@@ -235,23 +235,25 @@ Status DecodeDateText(std::string_view pg_text, const ColumnMapping& col, OwnedV
     // was read in the writing session's UTC, so it is shown in UTC.
     int64_t target = 0;
     if (spec.zone != ZoneStyle::kNone && !ParseOffset(col.zone_offset, &target)) {
-      return Misfit(pg_text, col, "the column has no recorded zone offset for format " + col.format);
+      return Misfit(pg_text, col,
+                    col.zone_offset.empty() ? "the column has no recorded zone offset"
+                                            : "unreadable recorded zone offset '" + col.zone_offset + "'");
     }
     p.SetLocalSeconds(p.LocalSeconds() - p.offset_secs + target);
   }
-  if (spec.has_date && !p.has_date) return Misfit(pg_text, col, "no date for format " + col.format);
-  if (!spec.has_date && p.has_date) return Misfit(pg_text, col, "a date that format " + col.format + " cannot hold");
+  if (spec.has_date && !p.has_date) return Misfit(pg_text, col, "no date");
+  if (!spec.has_date && p.has_date) return Misfit(pg_text, col, "a date the format cannot hold");
   if (!spec.has_time && (p.hour != 0 || p.minute != 0 || p.second != 0 || !p.frac.empty())) {
-    return Misfit(pg_text, col, "a time of day that format " + col.format + " cannot hold");
+    return Misfit(pg_text, col, "a time of day the format cannot hold");
   }
   if (spec.has_time && !spec.has_seconds && (p.second != 0 || !p.frac.empty())) {
-    return Misfit(pg_text, col, "seconds that format " + col.format + " cannot hold");
+    return Misfit(pg_text, col, "seconds the format cannot hold");
   }
   if (p.frac.size() > spec.frac_digits) {
-    return Misfit(pg_text, col, "sub-second digits that format " + col.format + " cannot hold");
+    return Misfit(pg_text, col, "sub-second digits the format cannot hold");
   }
   if (p.has_date && (p.year < 1 || p.year > 9999)) {
-    return Misfit(pg_text, col, "a year outside 0001..9999 that format " + col.format + " cannot hold");
+    return Misfit(pg_text, col, "a year outside the format's 0001..9999");
   }
 
   out->type = SQLITE_TEXT;
@@ -291,7 +293,7 @@ Status DecodeDateText(std::string_view pg_text, const ColumnMapping& col, OwnedV
   std::string offset;
   if (DateFormatOf(s, &valid, &offset) != col.format || !valid ||
       (!col.zone_offset.empty() && spec.zone != ZoneStyle::kNone && offset != col.zone_offset)) {
-    return Misfit(pg_text, col, "'" + s + "' would not read back as format " + col.format);
+    return Misfit(pg_text, col, "'" + s + "' would not read back in the format");
   }
   return Status::Ok();
 }
