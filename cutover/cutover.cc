@@ -23,6 +23,7 @@
 #include "replicator/sqlite_source.h"
 #include "replicator/capture.h"
 #include "replicator/guard.h"
+#include "replicator/pg_capture.h"
 #include "replicator/pg_state.h"
 #include "replicator/session.h"
 #include "replicator/snapshot.h"
@@ -337,7 +338,16 @@ class Cutover {
     SLIPWAY_FAILPOINT("cutover.after_flip");
     if (!o_.on_flip.empty()) RunHook(app_url);
     RETURN_IF_ERROR(pg_.Run("BEGIN"));
-    Status s = replicator::LiftGuard(pg_, plan_);
+    // Step 6: reverse capture is armed in the transaction that lifts the
+    // guard, so no app write on PostgreSQL escapes it; the reverse stream
+    // starts from this transaction's snapshot, in which no captured write
+    // can be visible.
+    Status s = replicator::ArmPgCapture(pg_, plan_, tids_);
+    if (s.ok()) {
+      s = pg_.Run("UPDATE slipway.migration SET reverse_cycle = reverse_cycle + 1, "
+                  "reverse_start = pg_current_snapshot()::text");
+    }
+    if (s.ok()) s = replicator::LiftGuard(pg_, plan_);
     if (s.ok()) {
       s = pg_.Run("UPDATE slipway.migration SET phase = 'cut_over', cutover_at = now(), handover_requested = false, "
                   "updated_at = now()");

@@ -60,3 +60,8 @@ ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS cutover_at timestamptz;
 -- Tables to copy whole in the next apply transaction (after a schema change
 -- the stream carried over); cleared in that transaction.
 ALTER TABLE slipway.tables ADD COLUMN IF NOT EXISTS resync boolean NOT NULL DEFAULT false;
+-- Reverse position, per cutover: the snapshot taken inside the transaction
+-- that armed capture (no captured write is visible in it), and a number that
+-- tells one cutover's reverse stream from the next.
+ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS reverse_cycle integer NOT NULL DEFAULT 0;
+ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS reverse_start text;

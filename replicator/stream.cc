@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/sqlite.h"
 #include "replicator/forward_applier.h"
+#include "replicator/reverse_applier.h"
 #include "replicator/sqlite_source.h"
 #include "replicator/capture.h"
 #include "replicator/pg_state.h"
@@ -83,6 +84,13 @@ struct Stream::Impl {
   int64_t pruned_to = 0;  // changelog rows at or below this seq are pruned
   Clock::time_point last_prune = Clock::now();
   bool wal_mode = false;  // the source is in WAL mode: there is a WAL to checkpoint
+  bool reverse = false;   // after the cutover: PostgreSQL -> SQLite
+  bool handed_over = false;  // the last run ended because a cutover/rollback took over
+  // Reverse direction state.
+  std::optional<Db> sink_db;
+  std::unique_ptr<ReverseApplier> reverse_applier;
+  Position reverse_pos;
+  int reverse_cycle = 0;
   int retry = 0;
   std::mt19937 rng{std::random_device{}()};
   std::thread fk_thread;
@@ -158,8 +166,13 @@ struct Stream::Impl {
                                          migration_id + ")");
     }
     if (m->phase == "snapshot") return Status(Code::kConflict, "the snapshot is not finished: run `slipway snapshot` again");
-    if (m->phase != "snapshotted" && m->phase != "streaming") {
-      return Status(Code::kConflict, "the migration is in phase '" + m->phase + "'; the stream only runs before cutover");
+    if (m->phase == "fenced") {
+      return Status(Code::kConflict, "a cutover or rollback was interrupted after its fence: finish it with --resume "
+                                     "or undo it with --abort");
+    }
+    reverse = m->phase == "cut_over";
+    if (m->phase != "snapshotted" && m->phase != "streaming" && !reverse) {
+      return Status(Code::kConflict, "the migration is in phase '" + m->phase + "'; the stream cannot run in it");
     }
     RETURN_IF_ERROR(EnsureStateSchema(*pg));
     // One applier per migration.
@@ -169,6 +182,7 @@ struct Stream::Impl {
       return Status(Code::kConflict, "another slipway applier is running for this migration");
     }
     ASSIGN_OR_RETURN(plan, schema::PlanFromJson(m->plan));
+    if (reverse) return AttachReverse();
     ASSIGN_OR_RETURN(PgResult start, pg->Exec("SELECT coalesce(min(start_seq), 0) FROM slipway.tables"));
     // Every change at or below the smallest start position is in every copy.
     applied = std::max<int64_t>(m->applied_seq, std::stoll(start.Str(0, 0)));
@@ -187,7 +201,118 @@ struct Stream::Impl {
     {
       std::lock_guard<std::mutex> l(fig.mu);
       fig.phase = "streaming";
+      fig.direction = "forward";
     }
+    return Status::Ok();
+  }
+
+  // After the cutover: the position the SQLite file holds for this cutover,
+  // or the snapshot reverse capture was armed in.
+  Status AttachReverse() {
+    ASSIGN_OR_RETURN(PgResult r, pg->Exec("SELECT reverse_cycle, reverse_start, "
+                                          "pg_snapshot_xmax(reverse_start::pg_snapshot)::text FROM slipway.migration"));
+    if (r.Rows() == 0 || r.IsNull(0, 1)) {
+      return Status(Code::kConflict, "the migration is cut over without reverse capture: there is nothing to stream back");
+    }
+    reverse_cycle = std::stoi(r.Str(0, 0));
+    if (!sink_db) {
+      ASSIGN_OR_RETURN(Db d, OpenReverseSinkDb(o.source_path));
+      sink_db.emplace(std::move(d));
+    }
+    ASSIGN_OR_RETURN(auto stored, ReadReversePosition(*sink_db, reverse_cycle));
+    reverse_pos = stored ? *stored : Position{std::stoll(r.Str(0, 2)), r.Str(0, 1)};
+    RETURN_IF_ERROR(pg->ExecParams("UPDATE slipway.migration SET handover_requested = false, stream_host = $1, "
+                                   "stream_pid = $2, stream_heartbeat = now()",
+                                   {HostName(), std::to_string(::getpid())})
+                        .status());
+    reverse_applier = std::make_unique<ReverseApplier>(*pg, *sink_db, plan, tids, reverse_cycle);
+    fig.applied_seq = reverse_pos.seq;
+    std::lock_guard<std::mutex> l(fig.mu);
+    fig.phase = "streaming back";
+    fig.direction = "reverse";
+    return Status::Ok();
+  }
+
+  // PostgreSQL -> SQLite, once the app writes to PostgreSQL: rounds of
+  // snapshot windows, polled every few ms (a NOTIFY would serialize the
+  // app's commits), the changelog pruned once a second.
+  Status RunReverse() {
+    log->info("streaming back migration={} from PostgreSQL into {}", migration_id, o.source_path);
+    auto last_heartbeat = Clock::now() - std::chrono::seconds(10);
+    auto last_prune = Clock::now();
+    auto rate_window = Clock::now();
+    int64_t rate_changes = 0;
+    while (!stop) {
+      if (PausedByOperator()) {
+        watch.Wait(200);
+        continue;
+      }
+      RoundStats rs;
+      auto r = reverse_applier->Round(reverse_pos, &rs);
+      if (!r.ok()) {
+        Status s = r.status();
+        ++fig.errors;
+        SetError(s.message());
+        if (s.code() == Code::kRetryable || s.code() == Code::kUnreachable) {
+          log->warn("apply back failed ({}); reconnecting", s.message());
+          RETURN_IF_ERROR(ConnectTarget());
+          if (stop || !reverse) break;
+          continue;
+        }
+        return s;
+      }
+      const bool applied_some = !(*r == reverse_pos);
+      if (applied_some) {
+        reverse_pos = *r;
+        fig.applied_seq = reverse_pos.seq;
+        fig.rounds++;
+        fig.changes_applied += rs.changes;
+        fig.rows_written += rs.upserts;
+        fig.keys_deleted += rs.deletes;
+        fig.last_batch = rs.changes;
+        if (rs.changes > fig.max_batch) fig.max_batch = rs.changes;
+        rate_changes += rs.changes;
+      }
+      auto lag = reverse_applier->source().Pending(reverse_pos);
+      if (lag.ok()) {
+        fig.lag_changes = lag->changes;
+        fig.lag_ms = lag->ms;
+      }
+      fig.source_seq = reverse_pos.seq + fig.lag_changes;
+      const auto now = Clock::now();
+      if (now - last_prune >= std::chrono::seconds(1)) {
+        Status ps = reverse_applier->source().Prune(reverse_pos);
+        if (!ps.ok()) log->warn("prune: {}", ps.message());
+        last_prune = now;
+      }
+      const double window = std::chrono::duration<double>(now - rate_window).count();
+      if (window >= 1.0) {
+        fig.rate = rate_changes / window;
+        rate_changes = 0;
+        rate_window = now;
+      }
+      if (now - last_heartbeat >= std::chrono::seconds(1)) {
+        Heartbeat();
+        last_heartbeat = now;
+        auto h = pg->Exec("SELECT handover_requested FROM slipway.migration");
+        if (h.ok() && h->Get(0, 0) == "t") {
+          log->info("rollback asked for the applier; handing over");
+          handed_over = true;
+          break;
+        }
+      }
+      if (o.until_caught_up && lag.ok() && lag->changes == 0) break;
+      if (!applied_some) {
+        const auto until = Clock::now() + std::chrono::milliseconds(10);
+        while (!stop && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+    }
+    if (pg) {
+      Heartbeat();
+      (void)pg->Run("UPDATE slipway.migration SET stream_heartbeat = NULL, stream_pid = NULL");
+      (void)pg->ExecParams("SELECT pg_advisory_unlock(hashtextextended($1, 0))", {"slipway:" + migration_id});
+    }
+    log->info("stream back stopped at snapshot {}", reverse_pos.snapshot);
     return Status::Ok();
   }
 
@@ -364,8 +489,38 @@ struct Stream::Impl {
     ASSIGN_OR_RETURN(CaptureInfo capture, ReadCapture(db));
     migration_id = capture.migration_id;
     tids = capture.tids;
-    RETURN_IF_ERROR(ConnectTarget());
-    if (stop) return Status::Ok();
+    // One direction at a time, as the migration's phase says; across a
+    // cutover or a rollback (which take the applier's role for a moment)
+    // the stream follows the move in the other direction.
+    while (!stop) {
+      RETURN_IF_ERROR(ConnectTarget());
+      if (stop) break;
+      handed_over = false;
+      RETURN_IF_ERROR(reverse ? RunReverse() : RunForward());
+      if (stop || !handed_over || o.until_caught_up || o.stop_at_seq >= 0) break;
+      RETURN_IF_ERROR(WaitForHandback());
+    }
+    return Status::Ok();
+  }
+
+  // Until the cutover or rollback that took the applier's role has ended
+  // (it holds the advisory lock while it runs).
+  Status WaitForHandback() {
+    log->info("waiting for the {} to finish", reverse ? "rollback" : "cutover");
+    while (!stop) {
+      watch.Wait(200);
+      auto c = PgConn::Connect(o.target_uri);
+      if (!c.ok()) continue;
+      auto lock = c->ExecParams("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", {"slipway:" + migration_id});
+      if (!lock.ok() || lock->Get(0, 0) != "t") continue;
+      auto m = c->Exec("SELECT phase FROM slipway.migration");
+      // The lock goes with this connection; Attach takes it again.
+      if (m.ok() && m->Rows() > 0 && m->Get(0, 0) != "fenced") return Status::Ok();
+    }
+    return Status::Ok();
+  }
+
+  Status RunForward() {
     schema_watch = std::make_unique<SchemaWatch>(o.source_path, &plan);
     Status started = schema_watch->Start(db, initial_schema);
     if (!started.ok() && !schema_watch->pending()) return started;
@@ -374,6 +529,7 @@ struct Stream::Impl {
     log->info("streaming migration={} from seq={}", migration_id, applied);
     // Foreign keys the snapshot left NOT VALID are validated beside the
     // apply loop (validation does not block row writes).
+    ckpt_stop = false;
     if (wal_mode && o.wal_checkpoint_pages > 0) ckpt_thread = std::thread([this] { CheckpointLoop(); });
     fk_thread = std::thread([this] {
       auto conn = PgConn::Connect(o.target_uri);
@@ -440,6 +596,7 @@ struct Stream::Impl {
         auto h = pg->Exec("SELECT handover_requested FROM slipway.migration");
         if (h.ok() && h->Get(0, 0) == "t") {
           log->info("cutover asked for the applier; handing over at seq={}", applied);
+          handed_over = true;
           break;
         }
       }

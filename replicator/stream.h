@@ -63,6 +63,7 @@ struct StreamFigures {
   std::mutex mu;
   std::string last_error;                  // guarded by mu
   std::string phase;                       // guarded by mu
+  std::string direction;                   // "forward" or "reverse"; guarded by mu
 };
 
 class Stream {

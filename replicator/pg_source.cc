@@ -1,0 +1,187 @@
+#include "replicator/pg_source.h"
+
+#include <vector>
+
+#include "schema/reverse_codec.h"
+
+namespace slipway::replicator {
+namespace {
+
+// Changelog rows whose transaction is not visible in snapshot $1: every such
+// transaction id is at or above the snapshot's xmin (the index's range); the
+// round's own snapshot hides the ones that had not committed when it began.
+constexpr const char* kWindow =
+    " FROM slipway.changelog WHERE txid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(txid, "
+    "$1::pg_snapshot)";
+
+// Rows of a PostgreSQL result (text format) mapped back to SQLite values.
+class PgRowsCursor : public RowCursor {
+ public:
+  // `key` true: the result holds key values only.
+  PgRowsCursor(PgResult r, const PgChangelogSource::Table& t, bool key) : r_(std::move(r)), t_(t), key_(key) {
+    const size_t n = static_cast<size_t>(r_.Cols());
+    values_.resize(n);
+  }
+
+  Result<bool> Next() override {
+    if (++row_ >= r_.Rows()) return false;
+    for (int c = 0; c < r_.Cols(); ++c) {
+      schema::OwnedValue& v = values_[static_cast<size_t>(c)];
+      v = schema::OwnedValue{};
+      if (r_.IsNull(row_, c)) continue;
+      const schema::ColumnMapping* cm = Mapping(c);
+      if (cm == nullptr) {  // the rowid
+        v.type = SQLITE_INTEGER;
+        v.i = std::stoll(r_.Str(row_, c));
+        continue;
+      }
+      Status s = schema::DecodeFromPg(r_.Get(row_, c), *cm, &v);
+      if (!s.ok()) {
+        return Status(Code::kBlocked, "table " + t_.tm->source + ", " + KeyText() + ", column " + cm->source +
+                                          ": the value written in PostgreSQL (" + std::string(r_.Get(row_, c)).substr(0, 80) +
+                                          ") cannot go back to SQLite unchanged: " + s.message());
+      }
+    }
+    return true;
+  }
+  schema::SqlValue Value(int i) const override { return values_[static_cast<size_t>(i)].view(); }
+
+ private:
+  // The mapping of result column c; nullptr for the rowid.
+  const schema::ColumnMapping* Mapping(int c) const {
+    if (t_.sql.rowid_keyed && c == 0) return nullptr;
+    if (key_) return t_.key_cols[static_cast<size_t>(c)];
+    const int data = c - (t_.sql.rowid_keyed ? 1 : 0);
+    return &t_.tm->columns[static_cast<size_t>(t_.sql.column_index[static_cast<size_t>(data)])];
+  }
+  std::string KeyText() const {
+    std::string out;
+    for (size_t i = 0; i < t_.tm->key_target.size(); ++i) {
+      out += (i ? ", " : "") + t_.tm->key_target[i] + "=";
+      int col = -1;
+      if (key_ || t_.sql.rowid_keyed) {
+        col = static_cast<int>(i);
+      } else {
+        for (size_t c = 0; c < t_.sql.column_index.size(); ++c) {
+          if (t_.tm->columns[static_cast<size_t>(t_.sql.column_index[c])].source == t_.tm->key_source[i]) {
+            col = static_cast<int>(c);
+          }
+        }
+      }
+      out += col >= 0 && !r_.IsNull(row_, col) ? std::string(r_.Get(row_, col)) : "?";
+    }
+    return out;
+  }
+
+  PgResult r_;
+  const PgChangelogSource::Table& t_;
+  bool key_;
+  int row_ = -1;
+  std::vector<schema::OwnedValue> values_;
+};
+
+// The rowid column (for a table keyed by it), then the data columns.
+std::string SelectColumns(const TableSql& sql) {
+  std::string select = "SELECT ";
+  for (size_t i = 0; i < sql.pg_columns.size(); ++i) select += (i ? ", " : "") + sql.pg_columns[i];
+  return select;
+}
+
+}  // namespace
+
+PgChangelogSource::PgChangelogSource(PgConn& pg, const schema::Plan& plan, const std::map<std::string, int>& tids)
+    : pg_(pg) {
+  for (const auto& tm : plan.tables) {
+    auto it = tids.find(tm.source);
+    if (it == tids.end()) continue;
+    Table t;
+    t.tm = &tm;
+    t.sql = BuildTableSql(tm, plan.options.pg_schema);
+    if (!t.sql.rowid_keyed) {
+      for (const auto& k : tm.key_source) t.key_cols.push_back(tm.FindSource(k));
+    }
+    tables_.emplace(it->second, std::move(t));
+  }
+}
+
+Result<const PgChangelogSource::Table*> PgChangelogSource::Find(int tid) const {
+  auto it = tables_.find(tid);
+  if (it == tables_.end()) return Status(Code::kInternal, "no replicated table with id " + std::to_string(tid));
+  return &it->second;
+}
+
+Result<Position> PgChangelogSource::BeginRead() {
+  // pg_current_snapshot() in a REPEATABLE READ transaction is the
+  // transaction's own snapshot: the window's end and the rows agree.
+  RETURN_IF_ERROR(pg_.Run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  auto r = pg_.Exec("SELECT pg_current_snapshot()::text, pg_snapshot_xmax(pg_current_snapshot())::text");
+  if (!r.ok()) {
+    EndRead();
+    return r.status();
+  }
+  return Position{std::stoll(r->Str(0, 1)), r->Str(0, 0)};
+}
+
+void PgChangelogSource::EndRead() { (void)pg_.Run("COMMIT"); }
+
+Result<std::vector<TableTouch>> PgChangelogSource::Touched(const Position& from, const Position& /*to*/) {
+  ASSIGN_OR_RETURN(PgResult r, pg_.ExecParams(std::string("SELECT tid, count(*)") + kWindow + " GROUP BY tid",
+                                              {from.snapshot}));
+  std::vector<TableTouch> out;
+  for (int i = 0; i < r.Rows(); ++i) {
+    const int tid = std::stoi(r.Str(i, 0));
+    if (tables_.count(tid) == 0) continue;
+    out.push_back({tid, std::stoll(r.Str(i, 1))});
+  }
+  return out;
+}
+
+Result<std::unique_ptr<RowCursor>> PgChangelogSource::Keys(int tid, const Position& from, const Position& /*to*/) {
+  ASSIGN_OR_RETURN(const Table* t, Find(tid));
+  std::string cols;
+  for (size_t i = 0; i < t->sql.pg_key.size(); ++i) cols += (i ? ", k" : "k") + std::to_string(i + 1);
+  ASSIGN_OR_RETURN(PgResult r, pg_.ExecParams("SELECT DISTINCT " + cols + kWindow + " AND tid = $2",
+                                              {from.snapshot, std::to_string(tid)}));
+  return std::unique_ptr<RowCursor>(std::make_unique<PgRowsCursor>(std::move(r), *t, /*key=*/true));
+}
+
+Result<std::unique_ptr<RowCursor>> PgChangelogSource::Rows(int tid, const Position& from, const Position& /*to*/) {
+  ASSIGN_OR_RETURN(const Table* t, Find(tid));
+  // The recorded key text cast back to each key column's type, so the
+  // target's key index finds the rows.
+  std::string lhs = "(", keys;
+  for (size_t i = 0; i < t->sql.pg_key.size(); ++i) {
+    const std::string type = t->sql.rowid_keyed ? "bigint" : t->key_cols[i]->type.Sql();
+    lhs += (i ? ", " : "") + t->sql.pg_key[i];
+    keys += (i ? ", k" : "k") + std::to_string(i + 1) + "::" + type;
+  }
+  lhs += ")";
+  ASSIGN_OR_RETURN(PgResult r, pg_.ExecParams(SelectColumns(t->sql) + " FROM " + t->sql.pg_table + " WHERE " + lhs +
+                                                  " IN (SELECT " + keys + kWindow + " AND tid = $2)",
+                                              {from.snapshot, std::to_string(tid)}));
+  return std::unique_ptr<RowCursor>(std::make_unique<PgRowsCursor>(std::move(r), *t, /*key=*/false));
+}
+
+Result<std::unique_ptr<RowCursor>> PgChangelogSource::AllRows(int tid) {
+  ASSIGN_OR_RETURN(const Table* t, Find(tid));
+  ASSIGN_OR_RETURN(PgResult r, pg_.Exec(SelectColumns(t->sql) + " FROM " + t->sql.pg_table));
+  return std::unique_ptr<RowCursor>(std::make_unique<PgRowsCursor>(std::move(r), *t, /*key=*/false));
+}
+
+Result<PgChangelogSource::Lag> PgChangelogSource::Pending(const Position& from) {
+  ASSIGN_OR_RETURN(PgResult r, pg_.ExecParams(
+                                   std::string("SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(ts)) "
+                                               "* 1000, 0)::float8") + kWindow,
+                                   {from.snapshot}));
+  return Lag{std::stoll(r.Str(0, 0)), std::stod(r.Str(0, 1))};
+}
+
+Status PgChangelogSource::Prune(const Position& applied) {
+  // Below the applied snapshot's xmin every transaction is visible in it and
+  // in every later snapshot.
+  return pg_.ExecParams("DELETE FROM slipway.changelog WHERE txid < pg_snapshot_xmin($1::pg_snapshot)",
+                        {applied.snapshot})
+      .status();
+}
+
+}  // namespace slipway::replicator

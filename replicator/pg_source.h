@@ -1,0 +1,62 @@
+#pragma once
+// The reverse change source: PostgreSQL after the cutover, whose capture
+// triggers record touched keys in slipway.changelog (pg_capture.h).
+// PostgreSQL hands out sequence values at insert time, not commit time, so a
+// position is a transaction snapshot, not a seq: the changes in (from, to]
+// are the changelog rows whose transaction is visible in `to` and not in
+// `from` (as PgQ reads its queues). A round's read is one REPEATABLE READ
+// transaction; `to` is that transaction's own snapshot, so the rows of every
+// touched key are read in exactly the snapshot that ends the window, and a
+// transaction that commits late, out of order, falls in a later window.
+// Values are mapped back to their SQLite form through the plan
+// (schema/reverse_codec.h); a value the recorded representation cannot hold
+// stops the round naming table, key, column and value.
+// Thread-safety: one source per connection.
+
+#include <map>
+#include <string>
+
+#include "common/pg.h"
+#include "replicator/change_source.h"
+#include "replicator/table_sql.h"
+#include "schema/plan.h"
+
+namespace slipway::replicator {
+
+class PgChangelogSource : public ChangeSource {
+ public:
+  // REQUIRES: `pg` has the session settings of SetupSession(); `pg` and
+  // `plan` outlive the source.
+  PgChangelogSource(PgConn& pg, const schema::Plan& plan, const std::map<std::string, int>& tids);
+
+  Result<Position> BeginRead() override;
+  void EndRead() override;
+  Result<std::vector<TableTouch>> Touched(const Position& from, const Position& to) override;
+  Result<std::unique_ptr<RowCursor>> Keys(int tid, const Position& from, const Position& to) override;
+  Result<std::unique_ptr<RowCursor>> Rows(int tid, const Position& from, const Position& to) override;
+  Result<std::unique_ptr<RowCursor>> AllRows(int tid) override;
+
+  // Changes captured after `from` and committed by now, and the age of the
+  // oldest (outside a round).
+  struct Lag {
+    int64_t changes = 0;
+    double ms = 0;
+  };
+  Result<Lag> Pending(const Position& from);
+  // Deletes the changelog rows every snapshot from `applied` on holds.
+  Status Prune(const Position& applied);
+
+  struct Table {
+    const schema::TableMapping* tm = nullptr;
+    TableSql sql;
+    std::vector<const schema::ColumnMapping*> key_cols;  // empty for rowid tables
+  };
+
+ private:
+  Result<const Table*> Find(int tid) const;
+
+  PgConn& pg_;
+  std::map<int, Table> tables_;
+};
+
+}  // namespace slipway::replicator
