@@ -16,6 +16,7 @@ int RunCleanup(const std::vector<std::string>& argv);
 int RunStream(const std::vector<std::string>& argv);
 int RunStatus(const std::vector<std::string>& argv);
 int RunCutover(const std::vector<std::string>& argv);
+int RunRollback(const std::vector<std::string>& argv);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
@@ -25,6 +26,8 @@ const std::vector<Command>& Commands() {
       {"stream", "apply every change the app makes to PostgreSQL, continuously", RunStream},
       {"status", "phase, positions, lag and apply rate of a migration", RunStatus},
       {"cutover", "freeze writes, drain, verify, fence SQLite, flip the app's config", RunCutover},
+      {"rollback", "the cutover in reverse: freeze PostgreSQL, drain back, fence it, flip the config to SQLite",
+       RunRollback},
       {"cleanup", "remove slipway's triggers and tables (and, with --target, its state)", RunCleanup},
   };
   return kCommands;

@@ -1,4 +1,5 @@
-// `slipway cutover`: freeze, drain, verify, fence, flip. See cutover/cutover.h.
+// `slipway cutover` and `slipway rollback`: one state machine run in either
+// direction (freeze, drain, verify, fence, flip, open). See cutover/cutover.h.
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -12,13 +13,20 @@
 
 namespace slipway::cli {
 
-int RunCutover(const std::vector<std::string>& argv) {
+namespace {
+
+int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) {
+  const bool forward = direction == cutover::Direction::kForward;
+  const char* name = forward ? "cutover" : "rollback";
   std::vector<OptionSpec> specs = {
       {"source", true, "the SQLite database file", "FILE"},
       {"target", true, "PostgreSQL connection URI", "URI"},
       {"flip-file", true, "the app's config file (.env KEY=value, or JSON)", "PATH"},
       {"flip-key", true, "the key holding the database URL (JSON: dotted path allowed)", "KEY"},
-      {"app-url", true, "the URL written at the flip (default: --target)", "URL"},
+      {"app-url", true,
+       forward ? "the URL written at the flip (default: --target)"
+               : "the URL written at the flip (default: the value the config held before the cutover)",
+       "URL"},
       {"on-flip", true, "shell command run after the flip; SLIPWAY_NEW_URL/SLIPWAY_OLD_URL in its environment", "CMD"},
       {"max-freeze", true, "longest the app's writes may be frozen (default 1s)", "DURATION"},
       {"max-lag", true, "changes behind at most before freezing (default 1000)", "N"},
@@ -29,9 +37,9 @@ int RunCutover(const std::vector<std::string>& argv) {
       {"postpone-file", true, "flag file for --postpone (default: SOURCE.slipway-postpone)", "PATH"},
       {"release", false, "release a postponed cutover running elsewhere, then exit"},
       {"attempts", true, "freezes tried before giving up (default 3)", "N"},
-      {"dry-run", false, "freeze, drain, verify, sync sequences, then release: SQLite stays live; report the cost"},
-      {"resume", false, "finish a cutover interrupted after SQLite was fenced"},
-      {"abort", false, "undo a cutover interrupted after the fence: unfence SQLite, restore the config"},
+      {"dry-run", false, "freeze, drain, verify, sync sequences, then release: nothing changes; report the cost"},
+      {"resume", false, "finish a move interrupted after its fence"},
+      {"abort", false, "undo a move interrupted after its fence: the app's database live again, the config restored"},
       {"http", true, "serve GET /target, /status and POST /release on ADDR:PORT", "ADDR:PORT"},
       {"json", false, "print the report as JSON"},
       {"help", false, "show this help"},
@@ -39,10 +47,10 @@ int RunCutover(const std::vector<std::string>& argv) {
   auto args = Args::Parse(argv, specs);
   if (!args.ok()) return Fail(args.status());
   if (args->Has("help")) {
-    PrintHelp("cutover",
-              "slipway cutover --source FILE --target URI --flip-file PATH --flip-key KEY [--app-url URL] "
-              "[--on-flip CMD] [--max-freeze 1s] [--postpone] [--dry-run] [--resume] [--abort]",
-              specs);
+    const std::string usage = std::string("slipway ") + name +
+                              " --source FILE --target URI --flip-file PATH --flip-key KEY [--app-url URL] "
+                              "[--on-flip CMD] [--max-freeze 1s] [--postpone] [--dry-run] [--resume] [--abort]";
+    PrintHelp(name, usage.c_str(), specs);
     return 0;
   }
   auto target = args->Require("target");
@@ -56,6 +64,7 @@ int RunCutover(const std::vector<std::string>& argv) {
   auto source = args->Require("source");
   if (!source.ok()) return Fail(source.status());
   cutover::CutoverOptions o;
+  o.direction = direction;
   o.source_path = *source;
   o.target_uri = *target;
   o.flip_file = args->GetOr("flip-file", "");
@@ -112,7 +121,7 @@ int RunCutover(const std::vector<std::string>& argv) {
       cutover::ReleaseFlag() = true;
       return true;
     };
-    h.status_json = [] { return std::string("{\"command\":\"cutover\"}"); };
+    h.status_json = [name] { return std::string("{\"command\":\"") + name + "\"}"; };
     auto server = HttpServer::Start(*addr, std::move(h));
     if (!server.ok()) return Fail(server.status());
     http = std::move(*server);
@@ -128,7 +137,7 @@ int RunCutover(const std::vector<std::string>& argv) {
     std::printf("%s\n", j.dump().c_str());
     return 0;
   }
-  std::printf("cutover: %s\n", r->outcome.c_str());
+  std::printf("%s: %s\n", name, r->outcome.c_str());
   if (!r->steps.empty()) {
     std::printf("freeze: %.1f ms (final position %lld, attempt %d)\n", r->freeze_ms,
                 static_cast<long long>(r->final_seq), r->attempts);
@@ -139,5 +148,10 @@ int RunCutover(const std::vector<std::string>& argv) {
   for (const auto& n : r->notes) std::printf("note: %s\n", n.c_str());
   return 0;
 }
+
+}  // namespace
+
+int RunCutover(const std::vector<std::string>& argv) { return RunMove(argv, cutover::Direction::kForward); }
+int RunRollback(const std::vector<std::string>& argv) { return RunMove(argv, cutover::Direction::kReverse); }
 
 }  // namespace slipway::cli

@@ -30,7 +30,11 @@ namespace slipway::cutover {
 
 enum class VerifyMode { kChanged, kFull, kNone };
 
+// kForward: the cutover (SQLite -> PostgreSQL); kReverse: the rollback.
+enum class Direction { kForward, kReverse };
+
 struct CutoverOptions {
+  Direction direction = Direction::kForward;
   std::string source_path;
   std::string target_uri;
   std::string flip_file;

@@ -1,0 +1,251 @@
+// The cutover's direction: SQLite -> PostgreSQL. The freeze is BEGIN
+// IMMEDIATE on the SQLite file (app writers wait in their busy handler); the
+// fence is reject-every-write triggers committed by that same transaction;
+// PostgreSQL opens when its guard is lifted, in the transaction that arms
+// reverse capture.
+#include <chrono>
+
+#include "common/failpoint.h"
+#include "common/log.h"
+#include "cutover/config_flip.h"
+#include "cutover/fences.h"
+#include "cutover/move.h"
+#include "cutover/verifier.h"
+#include "replicator/forward_applier.h"
+#include "replicator/guard.h"
+#include "replicator/pg_capture.h"
+#include "replicator/snapshot.h"
+#include "replicator/sqlite_source.h"
+
+namespace slipway::cutover {
+namespace {
+
+class ForwardMove : public Move {
+ public:
+  explicit ForwardMove(MoveContext c) : c_(c) {}
+
+  const char* Name() const override { return "cutover"; }
+
+  Result<MoveState> State(const std::string& pg_phase) override {
+    if (pg_phase == "cut_over") return MoveState::kDone;
+    ASSIGN_OR_RETURN(std::string sqlite_phase, SqlitePhase(c_.db));
+    if (sqlite_phase == "fenced") return MoveState::kInterrupted;
+    if (pg_phase == "rolling_back") {
+      return Status(Code::kConflict, "a rollback was interrupted after PostgreSQL was fenced: finish it with "
+                                     "`slipway rollback --resume` or undo it with `--abort`");
+    }
+    if (pg_phase != "streaming" && pg_phase != "snapshotted") {
+      return Status(Code::kConflict, "the migration is in phase '" + pg_phase + "'; cutover needs a finished snapshot");
+    }
+    return MoveState::kReady;
+  }
+
+  Status StartApplier() override {
+    ASSIGN_OR_RETURN(PgResult pos, c_.pg.Exec("SELECT applied_seq FROM slipway.migration"));
+    applied_ = pos.Rows() > 0 ? std::stoll(pos.Str(0, 0)) : 0;
+    ASSIGN_OR_RETURN(PgResult start, c_.pg.Exec("SELECT coalesce(min(start_seq), 0) FROM slipway.tables"));
+    applied_ = std::max<int64_t>(applied_, std::stoll(start.Str(0, 0)));
+    applier_ = std::make_unique<replicator::ForwardApplier>(c_.db, c_.pg, c_.plan, c_.tids);
+    return Status::Ok();
+  }
+
+  Status BeforeFreeze(CutoverReport* report) override {
+    // Foreign keys the stream has not validated yet: before the freeze.
+    std::vector<std::string> warnings;
+    RETURN_IF_ERROR(replicator::ValidateForeignKeys(c_.pg, c_.plan, &warnings));
+    for (auto& w : warnings) report->notes.push_back(std::move(w));
+    if (c_.o.verify != VerifyMode::kChanged) return Status::Ok();
+    // Everything, once, while the app still writes: keys that differ only
+    // because they changed after the target's position are pending, and are
+    // checked again inside the freeze with every other key touched since.
+    const auto t0 = std::chrono::steady_clock::now();
+    verified_seq_ = applied_;
+    ASSIGN_OR_RETURN(PgConn vconn, PgConn::Connect(c_.o.target_uri));
+    Verifier v(c_.o.source_path, vconn, c_.plan.options.pg_schema, VerifyOptions{});
+    RETURN_IF_ERROR(v.Open());
+    for (const auto& tm : c_.plan.tables) {
+      ASSIGN_OR_RETURN(TableReport r, v.VerifyTable(tm));
+      if (!r.Equal()) {
+        std::string first = r.keys.empty() ? "" : " (e.g. " + r.keys[0].key + ")";
+        return Status(Code::kMismatch, "verification before the freeze found " + std::to_string(r.mismatched) +
+                                           " differing keys in table " + tm.source + first + "; not cutting over");
+      }
+    }
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    report->notes.push_back("full verify before the freeze: " + std::to_string(s) + " s");
+    return Status::Ok();
+  }
+
+  Result<int64_t> ApplyRound() override {
+    RETURN_IF_ERROR(c_.db.Exec("BEGIN"));
+    auto newest = replicator::NewestChangelogSeq(c_.db);
+    if (!newest.ok()) {
+      (void)c_.db.Exec("COMMIT");
+      return newest.status();
+    }
+    if (*newest > applied_) {
+      auto r = applier_->ApplyRange(applied_, *newest);
+      (void)c_.db.Exec("COMMIT");
+      if (!r.ok()) return r.status();
+      applied_ = *newest;
+    } else {
+      (void)c_.db.Exec("COMMIT");
+    }
+    ASSIGN_OR_RETURN(const int64_t again, replicator::NewestChangelogSeq(c_.db));
+    return again - applied_;
+  }
+
+  Status Lock(int64_t budget_ms) override {
+    sqlite3_busy_timeout(c_.db.get(), static_cast<int>(std::max<int64_t>(50, budget_ms / 2)));
+    Status s = c_.db.Exec("BEGIN IMMEDIATE");
+    if (!s.ok()) return Status(Code::kRetryable, "could not take the SQLite write lock: " + s.message());
+    locked_ = true;
+    return Status::Ok();
+  }
+
+  void Unlock() override {
+    if (locked_) (void)c_.db.Exec("ROLLBACK");
+    locked_ = false;
+  }
+
+  Result<int64_t> Drain() override {
+    ASSIGN_OR_RETURN(const int64_t final_seq, replicator::NewestChangelogSeq(c_.db));
+    if (final_seq > applied_) {
+      ASSIGN_OR_RETURN(auto rs, applier_->ApplyRange(applied_, final_seq));
+      (void)rs;
+      applied_ = final_seq;
+    }
+    return final_seq;
+  }
+
+  Result<std::vector<TouchedDifference>> VerifyFrozen() override {
+    std::vector<TouchedDifference> diffs;
+    if (c_.o.verify == VerifyMode::kFull) {
+      ASSIGN_OR_RETURN(PgConn vconn, PgConn::Connect(c_.o.target_uri));
+      Verifier v(c_.o.source_path, vconn, c_.plan.options.pg_schema, VerifyOptions{});
+      RETURN_IF_ERROR(v.Open());
+      for (const auto& tm : c_.plan.tables) {
+        ASSIGN_OR_RETURN(TableReport r, v.VerifyTable(tm));
+        if (!r.Equal() || r.pending > 0) diffs.push_back({tm.source, r.keys.empty() ? "" : r.keys[0].key, "differs"});
+      }
+      return diffs;
+    }
+    if (c_.o.verify == VerifyMode::kChanged) {
+      ASSIGN_OR_RETURN(diffs, VerifyTouchedKeys(c_.db, c_.pg, c_.plan, c_.tids, verified_seq_, applied_));
+    }
+    ASSIGN_OR_RETURN(auto counts, CompareCounts(c_.db, c_.pg, c_.plan));
+    diffs.insert(diffs.end(), counts.begin(), counts.end());
+    return diffs;
+  }
+
+  Status SyncSequences() override {
+    for (const auto& tm : c_.plan.tables) {
+      for (const auto& col : tm.columns) {
+        if (!col.identity || col.skip) continue;
+        ASSIGN_OR_RETURN(auto mx, c_.db.QueryInt("SELECT max(" + QuoteSqliteIdent(col.source) + ") FROM " +
+                                                 QuoteSqliteIdent(tm.source)));
+        int64_t top = mx.value_or(0);
+        // AUTOINCREMENT remembers ids handed out and deleted since.
+        auto st = c_.db.Prepare("SELECT seq FROM sqlite_sequence WHERE name = ?");
+        if (st.ok()) {
+          st->Bind(1, std::string_view(tm.source));
+          auto row = st->Step();
+          if (row.ok() && *row) top = std::max(top, st->Int(0));
+        }
+        const std::string qt = QuotePgIdent(c_.plan.options.pg_schema) + "." + QuotePgIdent(tm.target);
+        RETURN_IF_ERROR(c_.pg.ExecParams("SELECT setval(pg_get_serial_sequence($1, $2), $3, $4)",
+                                         {qt, col.target, std::to_string(std::max<int64_t>(top, 1)),
+                                          top >= 1 ? "true" : "false"})
+                            .status());
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Fence() override {
+    RETURN_IF_ERROR(InstallFence(c_.db, c_.plan, c_.tids));
+    RETURN_IF_ERROR(SetSqlitePhase(c_.db, "fenced"));
+    RETURN_IF_ERROR(RememberAppConfig());
+    SLIPWAY_FAILPOINT("cutover.before_fence_commit");
+    RETURN_IF_ERROR(c_.db.Exec("COMMIT"));
+    locked_ = false;
+    return Status::Ok();
+  }
+
+  Status Settle() override {
+    // Nothing can have been written since the fence; a resume may still
+    // find the last rounds unapplied.
+    ASSIGN_OR_RETURN(const int64_t newest, replicator::NewestChangelogSeq(c_.db));
+    if (newest > applied_) {
+      RETURN_IF_ERROR(c_.db.Exec("BEGIN"));
+      auto r = applier_->ApplyRange(applied_, newest);
+      (void)c_.db.Exec("COMMIT");
+      RETURN_IF_ERROR(r.status());
+      applied_ = newest;
+    }
+    RETURN_IF_ERROR(SyncSequences());
+    return c_.pg.ExecParams("UPDATE slipway.migration SET phase = 'fenced', cutover_seq = $1, updated_at = now()",
+                            {std::to_string(applied_)})
+        .status();
+  }
+
+  Result<std::string> AppUrl() override { return c_.o.app_url.empty() ? c_.o.target_uri : c_.o.app_url; }
+
+  Status Open() override {
+    RETURN_IF_ERROR(c_.pg.Run("BEGIN"));
+    // Step 6: reverse capture is armed in the transaction that lifts the
+    // guard, so no app write on PostgreSQL escapes it; the reverse stream
+    // starts from this transaction's snapshot, in which no captured write
+    // can be visible.
+    Status s = replicator::ArmPgCapture(c_.pg, c_.plan, c_.tids);
+    if (s.ok()) {
+      s = c_.pg.Run("UPDATE slipway.migration SET reverse_cycle = reverse_cycle + 1, "
+                    "reverse_start = pg_current_snapshot()::text");
+    }
+    if (s.ok()) s = replicator::LiftGuard(c_.pg, c_.plan);
+    if (s.ok()) {
+      s = c_.pg.Run("UPDATE slipway.migration SET phase = 'cut_over', cutover_at = now(), handover_requested = false, "
+                    "updated_at = now()");
+    }
+    if (s.ok()) s = FailpointStatus("cutover.before_open_commit");
+    if (s.ok()) s = c_.pg.Run("COMMIT");
+    if (!s.ok()) {
+      (void)c_.pg.Run("ROLLBACK");
+      return s;
+    }
+    return Status::Ok();
+  }
+
+  Status Abort() override {
+    ASSIGN_OR_RETURN(std::string sqlite_phase, SqlitePhase(c_.db));
+    if (sqlite_phase == "fenced" || FenceInstalled(c_.db)) RETURN_IF_ERROR(RemoveFence(c_.db));
+    if (!c_.o.flip_file.empty()) RETURN_IF_ERROR(RestoreConfig(c_.o.flip_file));
+    return c_.pg.Run("UPDATE slipway.migration SET phase = 'streaming', handover_requested = false, "
+                     "cutover_seq = NULL, updated_at = now()");
+  }
+
+ private:
+  // The config value the app had on SQLite, kept in the file with the fence
+  // so that a rollback can give it back (a resume finds it there too).
+  Status RememberAppConfig() {
+    if (c_.o.flip_file.empty()) return Status::Ok();
+    auto value = ReadConfigValue(c_.o.flip_file, c_.o.flip_key);
+    if (!value.ok()) return Status::Ok();
+    ASSIGN_OR_RETURN(Stmt st, c_.db.Prepare("INSERT OR REPLACE INTO _slipway_meta (key, value) VALUES "
+                                            "('app_config_sqlite', ?1)"));
+    st.Bind(1, std::string_view(*value));
+    return st.Run();
+  }
+
+  MoveContext c_;
+  std::unique_ptr<replicator::ForwardApplier> applier_;
+  int64_t applied_ = 0;
+  int64_t verified_seq_ = 0;
+  bool locked_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Move> MakeForwardMove(MoveContext ctx) { return std::make_unique<ForwardMove>(ctx); }
+
+}  // namespace slipway::cutover
