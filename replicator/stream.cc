@@ -507,15 +507,22 @@ struct Stream::Impl {
   // (it holds the advisory lock while it runs).
   Status WaitForHandback() {
     log->info("waiting for the {} to finish", reverse ? "rollback" : "cutover");
+    const auto started = Clock::now();
     while (!stop) {
       watch.Wait(200);
       auto c = PgConn::Connect(o.target_uri);
       if (!c.ok()) continue;
+      auto m = c->Exec("SELECT phase, handover_requested FROM slipway.migration");
+      if (!m.ok() || m->Rows() == 0) continue;
+      const bool requested = m->Get(0, 1) == "t";
+      // A move that asked and has not taken the role yet must get it first;
+      // one that died before taking it gave up after 30 s.
+      if (requested && Clock::now() - started < std::chrono::seconds(35)) continue;
       auto lock = c->ExecParams("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", {"slipway:" + migration_id});
       if (!lock.ok() || lock->Get(0, 0) != "t") continue;
-      auto m = c->Exec("SELECT phase FROM slipway.migration");
-      // The lock goes with this connection; Attach takes it again.
-      if (m.ok() && m->Rows() > 0 && m->Get(0, 0) != "fenced") return Status::Ok();
+      // Fenced: an interrupted move to --resume or --abort first. The lock
+      // goes with this connection; Attach takes it again.
+      if (m->Get(0, 0) != "fenced" && m->Get(0, 0) != "rolling_back") return Status::Ok();
     }
     return Status::Ok();
   }
