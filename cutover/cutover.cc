@@ -25,6 +25,7 @@
 #include "replicator/pg_state.h"
 #include "replicator/session.h"
 #include "replicator/snapshot.h"
+#include "replicator/source_history.h"
 
 namespace slipway::cutover {
 namespace {
@@ -55,6 +56,7 @@ class Cutover {
     if (m->migration_id != migration_id_) {
       return Status(Code::kConflict, "the target holds migration " + m->migration_id + ", not this source's");
     }
+    RETURN_IF_ERROR(replicator::CheckSourceHistory(db_, pg_, o_.source_path));
     ASSIGN_OR_RETURN(plan_, schema::PlanFromJson(m->plan));
     applied_ = m->applied_seq;
     ASSIGN_OR_RETURN(std::string sqlite_phase, SqlitePhase(db_));
@@ -130,6 +132,7 @@ class Cutover {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    RETURN_IF_ERROR(replicator::AttachSourceHistory(db_, pg_, o_.source_path).status());
     ASSIGN_OR_RETURN(PgResult pos, pg_.Exec("SELECT applied_seq FROM slipway.migration"));
     applied_ = pos.Rows() > 0 ? std::stoll(pos.Str(0, 0)) : 0;
     ASSIGN_OR_RETURN(PgResult start, pg_.Exec("SELECT coalesce(min(start_seq), 0) FROM slipway.tables"));

@@ -60,3 +60,7 @@ ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS cutover_at timestamptz;
 -- Tables to copy whole in the next apply transaction (after a schema change
 -- the stream carried over); cleared in that transaction.
 ALTER TABLE slipway.tables ADD COLUMN IF NOT EXISTS resync boolean NOT NULL DEFAULT false;
+-- The source history this target follows (replicator/source_history.h): the
+-- same random token as the SQLite file's _slipway_meta 'history', renewed on
+-- both sides whenever an applier attaches.
+ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS history text;
