@@ -336,7 +336,7 @@ class Cutover {
                         .status());
     const std::string app_url = o_.app_url.empty() ? o_.target_uri : o_.app_url;
     if (!o_.flip_file.empty()) {
-      RETURN_IF_ERROR(FlipConfig(o_.flip_file, o_.flip_key, app_url).Annotate("flip " + o_.flip_file));
+      RETURN_IF_ERROR(FlipConfig(o_.flip_file, o_.flip_key, app_url, o_.create_flip_file).Annotate("flip " + o_.flip_file));
     }
     SLIPWAY_FAILPOINT("cutover.after_flip");
     if (!o_.on_flip.empty()) RunHook(app_url);
