@@ -23,6 +23,7 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
       {"target", true, "PostgreSQL connection URI", "URI"},
       {"flip-file", true, "the app's config file (.env KEY=value, or JSON)", "PATH"},
       {"flip-key", true, "the key holding the database URL (JSON: dotted path allowed)", "KEY"},
+      {"create-flip-file", false, "create --flip-file if it does not exist (otherwise a missing file is an error)"},
       {"app-url", true,
        forward ? "the URL written at the flip (default: --target)"
                : "the URL written at the flip (default: the value the config held before the cutover)",
@@ -73,13 +74,14 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
   if (needs_flip && (o.flip_file.empty() || o.flip_key.empty())) {
     return Fail(InvalidArgument("--flip-file and --flip-key are required (the app's config to rewrite)"));
   }
-  if (!o.flip_file.empty() && !args->Has("abort")) {
-    // Check the key can be read before freezing anything.
-    auto current = cutover::ReadConfigValue(o.flip_file, o.flip_key);
-    if (!current.ok() && current.status().code() != Code::kNotFound) return Fail(current.status());
-    if (!current.ok() && !args->Has("resume")) {
-      std::fprintf(stderr, "slipway: note: %s; it will be added\n", current.status().message().c_str());
-    }
+  o.create_flip_file = args->Has("create-flip-file");
+  if (!args->Has("abort")) {
+    // Before anything is frozen: a mistyped path must not fence SQLite and
+    // then rewrite a file the app never reads.
+    std::string note;
+    Status flip = cutover::CheckFlipTarget(o.flip_file, o.flip_key, o.create_flip_file, &note);
+    if (!flip.ok()) return Fail(flip);
+    if (!note.empty() && !args->Has("resume")) std::fprintf(stderr, "slipway: note: %s\n", note.c_str());
   }
   o.app_url = args->GetOr("app-url", "");
   o.on_flip = args->GetOr("on-flip", "");

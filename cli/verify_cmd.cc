@@ -2,7 +2,8 @@
 // table; when not, names the differing keys with both values.
 // Exit 0 when every table is equal (keys changed after the target's position
 // are shown as pending and count as equal), 1 when any table differs, the
-// usual codes for errors (a missing target table: 8).
+// usual codes for errors (a missing target table: 8; a source that is not the
+// file the target followed: 11).
 #include <unistd.h>
 
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "common/log.h"
 #include "cutover/verifier.h"
 #include "cutover/verify_report.h"
+#include "replicator/source_history.h"
 
 namespace slipway::cli {
 
@@ -45,6 +47,10 @@ int RunVerify(const std::vector<std::string>& argv) {
   auto lp = LoadOrBuildPlan(*args, existing ? &*target : nullptr, verbose);
   if (!lp.ok()) return Fail(lp.status());
   const schema::Plan& plan = (*lp)->plan;
+  // Read-only: a copy or an older backup of the file the target follows is
+  // refused, never compared as if it were that file.
+  Status same = replicator::CheckSourceHistory((*lp)->source, *target, (*lp)->schema.path);
+  if (!same.ok()) return Fail(same);
 
   cutover::VerifyOptions options;
   options.max_report = *max_report;

@@ -18,6 +18,7 @@ enum class ExitCode : int {
   kConflict = 8,        // target holds data/schema slipway must not touch
   kSchemaChanged = 9,   // the source schema no longer matches the saved plan
   kIo = 10,             // local file error (plan file, mapping file)
+  kWrongSource = 11,    // the source is not the file the target followed (copy, backup)
   kInternal = 70,       // anything else: a bug or an unexpected answer
 };
 
@@ -36,6 +37,7 @@ inline int ExitCodeFor(Code code) {
     case Code::kConflict: return static_cast<int>(ExitCode::kConflict);
     case Code::kSchemaChanged: return static_cast<int>(ExitCode::kSchemaChanged);
     case Code::kIo: return static_cast<int>(ExitCode::kIo);
+    case Code::kWrongSource: return static_cast<int>(ExitCode::kWrongSource);
     case Code::kInternal: return static_cast<int>(ExitCode::kInternal);
   }
   return static_cast<int>(ExitCode::kInternal);

@@ -15,6 +15,7 @@ const char* CodeName(Code code) {
     case Code::kConflict: return "conflict";
     case Code::kSchemaChanged: return "schema changed";
     case Code::kMismatch: return "mismatch";
+    case Code::kWrongSource: return "wrong source";
     case Code::kRetryable: return "retryable";
     case Code::kIo: return "i/o error";
     case Code::kInternal: return "internal error";

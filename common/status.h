@@ -23,6 +23,7 @@ enum class Code {
   kConflict,          // the target holds something we must not overwrite
   kSchemaChanged,     // the source schema no longer matches the plan
   kMismatch,          // verification found different data
+  kWrongSource,       // the source file is not the one the target followed
   kRetryable,         // transient: lost connection, serialization failure, busy
   kIo,                // local file-system error
   kInternal,          // a bug or an unexpected server answer

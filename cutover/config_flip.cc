@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <optional>
 #include <vector>
 
@@ -63,6 +64,40 @@ nlohmann::json::json_pointer PointerFor(const std::string& key) {
 }  // namespace
 
 std::string BackupPath(const std::string& path) { return path + ".slipway-backup"; }
+std::string CreatedMarkerPath(const std::string& path) { return path + ".slipway-created"; }
+
+Status CheckFlipTarget(const std::string& path, const std::string& key, bool create, std::string* note) {
+  if (path.empty() != key.empty()) {
+    return InvalidArgument("--flip-file and --flip-key go together: the file to rewrite and the key in it");
+  }
+  if (path.empty()) return Status::Ok();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    if (!create) {
+      return InvalidArgument("the flip file " + path +
+                             " does not exist (a mistyped path? the app would never read it); pass "
+                             "--create-flip-file to create it");
+    }
+    std::filesystem::path dir = std::filesystem::absolute(path, ec).parent_path();
+    if (!std::filesystem::is_directory(dir, ec)) {
+      return InvalidArgument("cannot create the flip file " + path + ": folder " + dir.string() + " does not exist");
+    }
+    if (::access(dir.c_str(), W_OK) != 0) {
+      return InvalidArgument("cannot create the flip file " + path + ": folder " + dir.string() + " is not writable");
+    }
+    *note = "the flip file " + path + " does not exist; it will be created with " + key;
+    return Status::Ok();
+  }
+  if (!std::filesystem::is_regular_file(path, ec)) return InvalidArgument("the flip file " + path + " is not a file");
+  if (::access(path.c_str(), R_OK | W_OK) != 0) {
+    return InvalidArgument("the flip file " + path + " cannot be read and written by this user");
+  }
+  auto current = ReadConfigValue(path, key);
+  if (current.ok()) return Status::Ok();
+  if (current.status().code() != Code::kNotFound) return InvalidArgument(current.status().message());
+  *note = current.status().message() + "; it will be added";
+  return Status::Ok();
+}
 
 Result<std::string> SetEnvValue(const std::string& content, const std::string& key, const std::string& value) {
   if (value.find('\n') != std::string::npos) return InvalidArgument("a config value cannot hold a newline");
@@ -151,12 +186,23 @@ Result<std::string> ReadConfigValue(const std::string& path, const std::string& 
   return Status(Code::kNotFound, "key " + key + " not found in " + path);
 }
 
-Status FlipConfig(const std::string& path, const std::string& key, const std::string& value) {
-  ASSIGN_OR_RETURN(std::string content, ReadFile(path));
-  const std::string backup = BackupPath(path);
+Status FlipConfig(const std::string& path, const std::string& key, const std::string& value, bool create) {
   struct stat st {};
-  // The first flip keeps the app's original file; a re-run keeps that backup.
-  if (::stat(backup.c_str(), &st) != 0) RETURN_IF_ERROR(WriteFileDurably(backup, content));
+  std::string content;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (!create) return InvalidArgument("the flip file " + path + " does not exist");
+    // Nothing to back up: the marker tells an abort to remove the file.
+    RETURN_IF_ERROR(WriteFileDurably(CreatedMarkerPath(path), ""));
+    if (IsJson(path, "")) content = "{}";
+  } else {
+    ASSIGN_OR_RETURN(content, ReadFile(path));
+    const std::string backup = BackupPath(path);
+    // The first flip keeps the app's original file; a re-run keeps that
+    // backup (and a file the flip created has none).
+    if (::stat(backup.c_str(), &st) != 0 && ::stat(CreatedMarkerPath(path).c_str(), &st) != 0) {
+      RETURN_IF_ERROR(WriteFileDurably(backup, content));
+    }
+  }
   std::string updated;
   if (IsJson(path, content)) {
     ASSIGN_OR_RETURN(updated, SetJsonValue(content, key, value));
@@ -168,6 +214,12 @@ Status FlipConfig(const std::string& path, const std::string& key, const std::st
 }
 
 Status RestoreConfig(const std::string& path) {
+  struct stat st {};
+  if (::stat(CreatedMarkerPath(path).c_str(), &st) == 0) {
+    ::unlink(path.c_str());
+    ::unlink(CreatedMarkerPath(path).c_str());
+    return Status::Ok();
+  }
   auto backup = ReadFile(BackupPath(path));
   if (!backup.ok()) return Status::Ok();  // never flipped
   RETURN_IF_ERROR(WriteFileDurably(path, *backup));

@@ -21,6 +21,7 @@
 #include "replicator/capture.h"
 #include "replicator/pg_state.h"
 #include "replicator/session.h"
+#include "replicator/source_history.h"
 
 namespace slipway::cutover {
 namespace {
@@ -53,6 +54,7 @@ class Cutover {
     if (m->migration_id != migration_id_) {
       return Status(Code::kConflict, "the target holds migration " + m->migration_id + ", not this source's");
     }
+    RETURN_IF_ERROR(replicator::CheckSourceHistory(db_, pg_, o_.source_path));
     ASSIGN_OR_RETURN(plan_, schema::PlanFromJson(m->plan));
     MoveContext ctx{o_, db_, pg_, plan_, tids_};
     move_ = o_.direction == Direction::kForward ? MakeForwardMove(ctx) : MakeReverseMove(ctx);
@@ -129,6 +131,7 @@ class Cutover {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    RETURN_IF_ERROR(replicator::AttachSourceHistory(db_, pg_, o_.source_path).status());
     return move_->StartApplier();
   }
 
@@ -224,7 +227,7 @@ class Cutover {
     RETURN_IF_ERROR(move_->Settle());
     ASSIGN_OR_RETURN(const std::string app_url, move_->AppUrl());
     if (!o_.flip_file.empty()) {
-      RETURN_IF_ERROR(FlipConfig(o_.flip_file, o_.flip_key, app_url).Annotate("flip " + o_.flip_file));
+      RETURN_IF_ERROR(FlipConfig(o_.flip_file, o_.flip_key, app_url, o_.create_flip_file).Annotate("flip " + o_.flip_file));
     }
     RETURN_IF_ERROR(FailpointStatus(name_ + ".after_flip"));
     if (!o_.on_flip.empty()) RunHook(app_url);

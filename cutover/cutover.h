@@ -39,6 +39,7 @@ struct CutoverOptions {
   std::string target_uri;
   std::string flip_file;
   std::string flip_key;
+  bool create_flip_file = false;  // a missing flip_file is created instead of refused
   std::string app_url;        // written at the flip (default: target URI)
   std::string on_flip;        // shell command run after the flip
   int64_t max_freeze_ms = 1000;

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "common/failpoint.h"
+#include "replicator/source_history.h"
 #include "replicator/table_sql.h"
 #include "sql/embedded.h"
 
@@ -91,6 +92,8 @@ Result<CaptureInfo> ReadCapture(Db& db) {
   if (!has || *has == 0) return Status(Code::kNotFound, "capture is not installed");
   ASSIGN_OR_RETURN(auto id, db.QueryText("SELECT value FROM _slipway_meta WHERE key = 'migration_id'"));
   info.migration_id = id.value_or("");
+  ASSIGN_OR_RETURN(auto history, db.QueryText("SELECT value FROM _slipway_meta WHERE key = 'history'"));
+  info.history = history.value_or("");
   ASSIGN_OR_RETURN(Stmt st, db.Prepare("SELECT tid, name FROM _slipway_tables"));
   while (true) {
     ASSIGN_OR_RETURN(bool row, st.Step());
@@ -126,6 +129,18 @@ Result<CaptureInfo> InstallCapture(Db& db, const schema::SourceSchema& schema, c
     st->Bind(1, std::string_view(info.migration_id));
     s = st->Run();
     if (!s.ok()) return rollback(s);
+    // A new migration starts a new history; the snapshot gives the target
+    // the same token.
+    auto h = db.Prepare("INSERT INTO _slipway_meta (key, value) VALUES ('history', ?)");
+    if (!h.ok()) return rollback(h.status());
+    info.history = NewHistoryToken();
+    h->Bind(1, std::string_view(info.history));
+    s = h->Run();
+    if (!s.ok()) return rollback(s);
+  } else {
+    auto h = db.QueryText("SELECT value FROM _slipway_meta WHERE key = 'history'");
+    if (!h.ok()) return rollback(h.status());
+    info.history = h->value_or("");
   }
   for (const auto& tm : plan.tables) {
     const schema::Table* t = schema.FindTable(tm.source);
@@ -168,7 +183,7 @@ Result<CaptureInfo> InstallCapture(Db& db, const schema::SourceSchema& schema, c
   return info;
 }
 
-Status RemoveCapture(Db& db) {
+Status RemoveCapture(Db& db, bool keep_fence) {
   RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
   std::vector<std::pair<std::string, std::string>> objects;
   {
@@ -186,7 +201,9 @@ Status RemoveCapture(Db& db) {
         return r.status();
       }
       if (!*r) break;
-      objects.emplace_back(st->Text(0), st->Text(1));
+      std::string name = st->Text(1);
+      if (keep_fence && (name == "_slipway_meta" || name.rfind("_slipway_fence_", 0) == 0)) continue;
+      objects.emplace_back(st->Text(0), std::move(name));
     }
   }
   for (const auto& [type, name] : objects) {

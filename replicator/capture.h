@@ -19,19 +19,22 @@ inline constexpr const char* kTriggerPrefix = "_slipway_";
 
 struct CaptureInfo {
   std::string migration_id;
+  std::string history;  // the file's history token, "" if none (replicator/source_history.h)
   std::map<std::string, int> tids;  // source table -> tid
 };
 
 // Installs (or refreshes) capture for every table of the plan and returns the
-// table ids. A new migration id is made when the file has none.
+// table ids. A new migration id (and history token) is made when the file has
+// none.
 // REQUIRES: `schema` is the introspection the plan was checked against.
 Result<CaptureInfo> InstallCapture(Db& db, const schema::SourceSchema& schema, const schema::Plan& plan);
 
 // Reads the migration id and table ids when capture is installed.
 Result<CaptureInfo> ReadCapture(Db& db);
 
-// Drops every slipway trigger and table from the file.
-Status RemoveCapture(Db& db);
+// Drops every slipway trigger and table from the file. With keep_fence, the
+// cutover's fence triggers and _slipway_meta (which records the phase) stay.
+Status RemoveCapture(Db& db, bool keep_fence = false);
 
 // The trigger statements for one table (exposed for tests and benchmarks).
 std::vector<std::string> CaptureTriggerSql(const schema::Table& table, const schema::TableMapping& tm, int tid);

@@ -65,3 +65,7 @@ ALTER TABLE slipway.tables ADD COLUMN IF NOT EXISTS resync boolean NOT NULL DEFA
 -- tells one cutover's reverse stream from the next.
 ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS reverse_cycle integer NOT NULL DEFAULT 0;
 ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS reverse_start text;
+-- The source history this target follows (replicator/source_history.h): the
+-- same random token as the SQLite file's _slipway_meta 'history', renewed on
+-- both sides whenever an applier attaches.
+ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS history text;

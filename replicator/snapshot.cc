@@ -14,6 +14,7 @@
 #include "replicator/guard.h"
 #include "replicator/pg_state.h"
 #include "replicator/session.h"
+#include "replicator/source_history.h"
 #include "replicator/scheduler.h"
 #include "replicator/table_copy.h"
 
@@ -106,6 +107,8 @@ Status SetUpTarget(PgConn& pg, const SnapshotOptions& o, const schema::Plan& pla
   m.plan = schema::PlanToJson(plan);
   m.phase = "snapshot";
   RETURN_IF_ERROR(InsertMigration(pg, m));
+  RETURN_IF_ERROR(
+      pg.ExecParams("UPDATE slipway.migration SET history = NULLIF($1, '')", {capture.history}).status());
   SLIPWAY_FAILPOINT("snapshot.before_setup_commit");
   RETURN_IF_ERROR(pg.Run("COMMIT"));
   abort.active = false;
@@ -142,6 +145,8 @@ Result<SnapshotResult> RunSnapshot(const SnapshotOptions& o, const schema::Sourc
                         migration->source_path +
                         "), which is not this source's; run `slipway cleanup --target` on it first");
     }
+    // Resuming: the chunks already copied came from the file the target follows.
+    RETURN_IF_ERROR(CheckSourceHistory(rw, pg, o.source_path));
   }
   // Capture first: from here on every app write is in the changelog.
   ASSIGN_OR_RETURN(CaptureInfo capture, InstallCapture(rw, schema, plan));

@@ -1,7 +1,9 @@
 -- slipway's objects inside the app's SQLite file. Created in one write
 -- transaction together with the capture triggers.
 
--- One row per setting: migration_id ties this file to one target.
+-- One row per setting: migration_id ties this file to one target; history
+-- (and history_prev) to the target's current history token
+-- (replicator/source_history.h).
 CREATE TABLE IF NOT EXISTS _slipway_meta (
   key   TEXT PRIMARY KEY,
   value

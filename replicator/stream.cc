@@ -24,6 +24,7 @@
 #include "replicator/pg_state.h"
 #include "replicator/schema_watch.h"
 #include "replicator/session.h"
+#include "replicator/source_history.h"
 #include "replicator/snapshot.h"
 #include "replicator/wal_watch.h"
 
@@ -81,6 +82,7 @@ struct Stream::Impl {
   std::unique_ptr<ForwardApplier> applier;
   std::unique_ptr<SchemaWatch> schema_watch;
   int64_t applied = 0;
+  std::string history;  // the history token this applier attached with
   int64_t pruned_to = 0;  // changelog rows at or below this seq are pruned
   Clock::time_point last_prune = Clock::now();
   bool wal_mode = false;  // the source is in WAL mode: there is a WAL to checkpoint
@@ -181,6 +183,7 @@ struct Stream::Impl {
     if (lock.Get(0, 0) != "t") {
       return Status(Code::kConflict, "another slipway applier is running for this migration");
     }
+    ASSIGN_OR_RETURN(history, AttachSourceHistory(db, *pg, o.source_path));
     ASSIGN_OR_RETURN(plan, schema::PlanFromJson(m->plan));
     if (reverse) return AttachReverse();
     ASSIGN_OR_RETURN(PgResult start, pg->Exec("SELECT coalesce(min(start_seq), 0) FROM slipway.tables"));
@@ -446,6 +449,7 @@ struct Stream::Impl {
     } end{db};
     ASSIGN_OR_RETURN(const int64_t to, NewestChangelogSeq(db));
     fig.source_seq = to;
+    RETURN_IF_ERROR(CheckSourceRound(db, history, to, applied, o.source_path));
     if (schema_watch) RETURN_IF_ERROR(schema_watch->Check(db));
     if (to <= applied && !applier->has_resync()) return int64_t{0};
     int64_t target_to = std::max(to, applied);
