@@ -61,10 +61,12 @@ Result<TargetSide> ReadTargetSide(PgConn& pg) {
   ASSIGN_OR_RETURN(PgResult exists, pg.Exec("SELECT to_regclass('slipway.migration') IS NOT NULL"));
   if (exists.Get(0, 0) != "t") return t;
   // to_jsonb: a target made before the column existed is read without DDL.
-  ASSIGN_OR_RETURN(PgResult r, pg.Exec("SELECT migration_id, coalesce(to_jsonb(m) ->> 'history', ''), "
+  ASSIGN_OR_RETURN(PgResult r, pg.Exec("SELECT coalesce(to_jsonb(m) ->> 'migration_id', ''), "
+                                       "coalesce(to_jsonb(m) ->> 'history', ''), "
                                        "greatest(applied_seq, (SELECT coalesce(max(start_seq), 0) FROM slipway.tables)) "
                                        "FROM slipway.migration m"));
-  if (r.Rows() == 0) return t;
+  // A state schema without a migration id binds nothing.
+  if (r.Rows() == 0 || r.Get(0, 0).empty()) return t;
   t.bound = true;
   t.migration_id = r.Str(0, 0);
   t.token = r.Str(0, 1);
