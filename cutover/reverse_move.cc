@@ -73,6 +73,7 @@ class ReverseMove : public Move {
     }
     RETURN_IF_ERROR(c_.pg.Run("BEGIN"));
     locked_ = true;
+    if (tables.empty()) return Status::Ok();
     // A table another session holds (DDL, VACUUM FULL) must not hold the
     // app's writers past the budget: give up the attempt instead.
     Status s = c_.pg.Run("SET LOCAL lock_timeout = '" + std::to_string(std::max<int64_t>(50, budget_ms / 2)) + "ms'");

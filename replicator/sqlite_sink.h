@@ -49,8 +49,16 @@ class SqliteSink : public ChangeSink {
     TableSql sql;
     std::string delete_sql;
     std::string insert_sql;
+    // A rowid table keyed by a primary key that is not its rowid: a row
+    // written back keeps the rowid it had (its place in the file, what
+    // `.dump` and an unordered SELECT show), so the delete returns it and the
+    // insert names it. key_pos: the key columns among the data columns.
+    bool keep_rowid = false;
+    std::vector<int> key_pos;
   };
-  Status InsertRows(const Table& t, RowCursor& rows, RoundStats* stats);
+  // Rowids of the keys deleted this round (keep_rowid tables), by key.
+  using RowidsByKey = std::map<std::string, int64_t>;
+  Status InsertRows(const Table& t, RowCursor& rows, const RowidsByKey* rowids, RoundStats* stats);
 
   Db& db_;
   int cycle_;

@@ -315,6 +315,15 @@ ColumnMapping MapColumn(const Table& table, const Column& column, const ColumnAu
                               "declared " + (column.declared_type.empty() ? std::string("without a type") : column.declared_type) +
                                   ", holds " + ClassSummary(a) + ": widened to text",
                               &a.mixed));
+    if (column.affinity == Affinity::kBlob && a.text_number > 0) {
+      // Written back, a text that reads as a canonical number becomes that
+      // number (reverse_codec.h): these texts would not stay text.
+      notes->push_back(MakeNote(Severity::kWarning, table, column,
+                                "rollback risk: " + std::to_string(a.text_number) +
+                                    " text values read as numbers beside real numbers; after a rollback such a text "
+                                    "written in PostgreSQL comes back as a number",
+                                nullptr, a.text_number));
+    }
   } else {
     // Text only.
     int64_t dated = 0;

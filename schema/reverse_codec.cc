@@ -177,6 +177,33 @@ Status DecodeBytes(std::string_view s, const ColumnMapping& col, int type, Owned
   return Status::Ok();
 }
 
+void SetText(std::string_view s, OwnedValue* out);
+
+// An untyped (BLOB-affinity) column widened to text held numbers and text
+// side by side; nothing in the text says which a value was. The forward codec
+// printed numbers in SQLite's canonical forms (std::to_string, RealToText),
+// so exactly those forms come back as numbers and anything else as text.
+Status DecodeUntyped(std::string_view s, OwnedValue* out) {
+  int64_t i = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
+  if (ec == std::errc() && end == s.data() + s.size() && std::to_string(i) == s) {
+    *out = OwnedValue{};
+    out->type = SQLITE_INTEGER;
+    out->i = i;
+    return Status::Ok();
+  }
+  double d = 0;
+  auto [dend, dec] = std::from_chars(s.data(), s.data() + s.size(), d);
+  if (dec == std::errc() && dend == s.data() + s.size() && RealToText(d) == s) {
+    *out = OwnedValue{};
+    out->type = SQLITE_FLOAT;
+    out->d = d;
+    return Status::Ok();
+  }
+  SetText(s, out);
+  return Status::Ok();
+}
+
 void SetText(std::string_view s, OwnedValue* out) {
   out->type = SQLITE_TEXT;
   out->bytes.assign(s);
@@ -246,6 +273,9 @@ Status DecodeFromPg(std::string_view pg_text, const ColumnMapping& col, OwnedVal
     case Repr::kUnixMillis: return reverse_internal::DecodeEpoch(pg_text, col, out);
     case Repr::kNumberAsNumeric: return DecodeNumber(pg_text, col, out);
     case Repr::kAnyAsText:
+      if (col.affinity == Affinity::kBlob) return DecodeUntyped(pg_text, out);
+      SetText(pg_text, out);
+      return Status::Ok();
     case Repr::kJsonText: SetText(pg_text, out); return Status::Ok();
     case Repr::kTextAsBytes: return DecodeBytes(pg_text, col, SQLITE_TEXT, out);
     case Repr::kAnyAsBytes: return DecodeBytes(pg_text, col, SQLITE_BLOB, out);

@@ -24,9 +24,13 @@
 //                       number TEXT comes back as a number (TEXT affinity
 //                       turns it into SQLite's text of that number when
 //                       bound). -0.0 comes back as 0: numeric has no -0.
-//   kAnyAsText          always TEXT; the column's affinity turns number text
-//                       back into numbers when bound, except in a BLOB
-//                       (untyped) column, which keeps TEXT.
+//   kAnyAsText          TEXT; the column's affinity turns number text back
+//                       into numbers when bound. In a BLOB (untyped) column,
+//                       which keeps what it is given, the canonical forms the
+//                       forward codec prints numbers in come back as INTEGER
+//                       / REAL, anything else as TEXT: so a TEXT that reads
+//                       exactly as a number comes back a number (the plan
+//                       warns where the audit saw such texts).
 //   kAnyAsBytes         always BLOB.
 // KindRecoverable() is false for the columns where a storage class is lost.
 // Thread-safety: pure functions.
