@@ -206,7 +206,7 @@ class Cutover {
     return Status(Code::kRetryable, "PostgreSQL did not answer within the freeze budget of " +
                                         std::to_string(o_.max_freeze_ms) + " ms (step " + step_ + ": " + s.message() +
                                         ")" + (who.empty() ? "" : "; blocked by " + who) +
-                                        "; the freeze was released and the app's database stays live");
+                                        "; the freeze was released");
   }
 
   // On any failure before the fence commits, the lock's transaction is

@@ -128,9 +128,11 @@ std::string DescribeBlockers(const std::string& target_uri, const std::string& p
   std::string out;
   for (int i = 0; i < r->Rows(); ++i) {
     if (!out.empty()) out += "; ";
-    out += "pid " + r->Str(i, 0) + " (application_name '" + r->Str(i, 1) + "') holds " + r->Str(i, 2) + " on " +
-           r->Str(i, 3) + ", its transaction open for " + r->Str(i, 4) + " s";
-    if (!r->Str(i, 5).empty()) out += ", " + r->Str(i, 6) + ": " + r->Str(i, 5);
+    out += "pid " + r->Str(i, 0) + " (application_name '" + r->Str(i, 1) + "'), which holds " + r->Str(i, 2) +
+           " on " + r->Str(i, 3) + " (transaction open for " + r->Str(i, 4) + " s";
+    if (!r->Str(i, 6).empty()) out += ", " + r->Str(i, 6);
+    if (!r->Str(i, 5).empty()) out += ", query: " + r->Str(i, 5);
+    out += ")";
   }
   return out;
 }

@@ -181,13 +181,25 @@ TEST_F(CutoverTest, FreezeGivesUpAtItsBudgetWhilePostgresIsBlocked) {
     cut = RunSlipway(CutoverArgs({"--postpone", "--postpone-file", flag, "--max-freeze", "1s", "--attempts", "2"}));
   });
   for (int i = 0; i < 300 && !std::filesystem::exists(flag); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  ASSERT_TRUE(std::filesystem::exists(flag)) << "postponed";
-  auto holder = PgConn::Connect(target_);
-  ASSERT_TRUE(holder.ok());
-  ASSERT_TRUE(holder->Run("SET application_name = 'nightly_reindex'").ok());
-  ASSERT_TRUE(holder->Run("BEGIN").ok());
-  ASSERT_TRUE(holder->Run("LOCK TABLE results IN ACCESS EXCLUSIVE MODE").ok());
-
+  EXPECT_TRUE(std::filesystem::exists(flag)) << "postponed";
+  // The other session, on a thread of its own: it lets go when told, or
+  // after 8 s at most.
+  std::atomic<bool> locked{false}, let_go{false};
+  std::thread holder([&] {
+    auto c = PgConn::Connect(target_);
+    if (!c.ok() || !c->Run("SET application_name = 'nightly_reindex'").ok() || !c->Run("BEGIN").ok() ||
+        !c->Run("LOCK TABLE results IN ACCESS EXCLUSIVE MODE").ok()) {
+      return;
+    }
+    locked = true;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(8);
+    while (!let_go && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    (void)c->Run("ROLLBACK");
+  });
+  for (int i = 0; i < 100 && !locked; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(locked);
   // The app: one write after another, each timed from its first try.
   std::atomic<bool> stop{false};
   std::atomic<int64_t> longest_ms{0}, writes{0}, failed{0};
@@ -223,7 +235,8 @@ TEST_F(CutoverTest, FreezeGivesUpAtItsBudgetWhilePostgresIsBlocked) {
   EXPECT_FALSE(PgAcceptsWrites(target_));
   EXPECT_NE(ReadText(env_).find("sqlite://"), std::string::npos);
 
-  ASSERT_TRUE(holder->Run("ROLLBACK").ok());
+  let_go = true;
+  holder.join();
   RunResult again = RunSlipway(CutoverArgs({"--max-freeze", "1s"}));
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(nlohmann::json::parse(again.out)["outcome"], "cut over");

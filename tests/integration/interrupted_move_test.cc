@@ -148,6 +148,8 @@ TEST_F(InterruptedMoveTest, RunningStreamFinishesTheMove) {
     ASSERT_GT(acks.size(), acks_at_crash + 20);
     int64_t gap = 0;
     for (size_t k = 1; k < acks.size(); ++k) gap = std::max(gap, acks[k].ms - acks[k - 1].ms);
+    RecordProperty(c.point + ".longest_gap_ms", std::to_string(gap));
+    RecordProperty(c.point + ".status_exit", std::to_string(st.exit_code));
     EXPECT_LT(gap, 1000 + 4000) << "the app could not write for " << gap << " ms";
     ExpectEveryAck(to);
     RunResult after = Status();
