@@ -68,6 +68,18 @@ int RunStatus(const std::vector<std::string>& argv) {
       auto fenced = db->QueryText("SELECT value FROM _slipway_meta WHERE key = 'phase'");
       if (fenced.ok() && fenced->value_or("") == "fenced") move = "cutover";
     }
+    // A move still running holds the applier's lock between its fence and
+    // its open: that is the move at work, not an interrupted one.
+    if (!move.empty()) {
+      auto free = pg->ExecParams("SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+                                 {"slipway:" + (*m)->migration_id});
+      if (free.ok() && free->Get(0, 0) == "t") {
+        (void)pg->ExecParams("SELECT pg_advisory_unlock(hashtextextended($1, 0))", {"slipway:" + (*m)->migration_id});
+      } else if (free.ok()) {
+        j["moving"] = move + " past its fence, finishing";
+        move.clear();
+      }
+    }
     if (!move.empty()) {
       j["interrupted"] = {{"move", move},
                           {"message", move + " interrupted after the fence: the app cannot write; run `slipway " +
