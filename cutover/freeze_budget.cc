@@ -118,7 +118,9 @@ std::string DescribeBlockers(const std::string& target_uri, const std::string& p
   auto r = conn->ExecParams(
       "SELECT l.pid, coalesce(a.application_name, ''), l.mode, n.nspname || '.' || c.relname, "
       "coalesce(extract(epoch FROM now() - coalesce(a.xact_start, a.query_start))::int, 0), "
-      "coalesce(left(regexp_replace(a.query, '\\s+', ' ', 'g'), 80), ''), coalesce(a.state, '') "
+      // A query that may carry a secret is not repeated.
+      "CASE WHEN a.query ~* '(password|secret)' THEN '(not shown)' "
+      "ELSE coalesce(left(regexp_replace(a.query, '\\s+', ' ', 'g'), 80), '') END, coalesce(a.state, '') "
       "FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace "
       "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
       "WHERE l.granted AND l.pid <> $1 AND l.mode <> 'AccessShareLock' AND n.nspname IN ($2, 'slipway') "
