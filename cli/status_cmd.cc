@@ -1,12 +1,14 @@
 // `slipway status`: where a migration stands, from both databases: phase,
 // positions, lag in changes and milliseconds, the applier's heartbeat and
-// figures. Reads only.
+// figures. Reads only. A cutover or rollback that died after its fence (the
+// app can write to neither database) is said first, and exits 8.
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/plan_report.h"
+#include "common/exit_codes.h"
 #include "common/pg.h"
 #include "common/redact.h"
 #include "common/sqlite.h"
@@ -53,6 +55,36 @@ int RunStatus(const std::vector<std::string>& argv) {
     j["phase"] = (*m)->phase;
     j["migration_id"] = (*m)->migration_id;
     j["applied_seq"] = (*m)->applied_seq;
+    // The target's phase says a move died after its fence once the move
+    // recorded it; before that (the cutover dies between its fence commit
+    // and its next write to the target) only the file's fence does.
+    const std::string& phase = (*m)->phase;
+    std::string move;
+    if (phase == "rolling_back") {
+      move = "rollback";
+    } else if (phase == "fenced") {
+      move = "cutover";
+    } else if (phase == "snapshotted" || phase == "streaming") {
+      auto fenced = db->QueryText("SELECT value FROM _slipway_meta WHERE key = 'phase'");
+      if (fenced.ok() && fenced->value_or("") == "fenced") move = "cutover";
+    }
+    // A move still running holds the applier's lock between its fence and
+    // its open: that is the move at work, not an interrupted one.
+    if (!move.empty()) {
+      auto free = pg->ExecParams("SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+                                 {"slipway:" + (*m)->migration_id});
+      if (free.ok() && free->Get(0, 0) == "t") {
+        (void)pg->ExecParams("SELECT pg_advisory_unlock(hashtextextended($1, 0))", {"slipway:" + (*m)->migration_id});
+      } else if (free.ok()) {
+        j["moving"] = move + " past its fence, finishing";
+        move.clear();
+      }
+    }
+    if (!move.empty()) {
+      j["interrupted"] = {{"move", move},
+                          {"message", move + " interrupted after the fence: the app cannot write; run `slipway " +
+                                          move + " --resume` or `--abort`"}};
+    }
     auto extra = pg->Exec(
         "SELECT applied_at, stream_host, stream_pid, stream_heartbeat, extract(epoch from now() - stream_heartbeat), "
         "stream_stats::text FROM slipway.migration");
@@ -90,11 +122,15 @@ int RunStatus(const std::vector<std::string>& argv) {
       j["lag_ms"] = lag_ms;
     }
   }
+  const int code = j.contains("interrupted") ? ExitCodeFor(Code::kConflict) : 0;
   if (args->Has("json")) {
     std::printf("%s\n", j.dump(2).c_str());
-    return 0;
+    return code;
   }
   std::printf("migration   %s\nphase       %s\n", j.value("migration_id", "-").c_str(), j["phase"].get<std::string>().c_str());
+  if (j.contains("interrupted")) {
+    std::printf("INTERRUPTED %s\n", j["interrupted"]["message"].get<std::string>().c_str());
+  }
   if (j.contains("applied_seq")) {
     std::printf("position    applied %lld of %lld (lag %lld changes, %.0f ms)\n",
                 static_cast<long long>(j["applied_seq"].get<int64_t>()),
@@ -120,7 +156,8 @@ int RunStatus(const std::vector<std::string>& argv) {
                   t["state"].get<std::string>().c_str(), static_cast<long long>(t["rows_copied"].get<int64_t>()));
     }
   }
-  return 0;
+  if (code != 0) std::fprintf(stderr, "slipway: %s\n", j["interrupted"]["message"].get<std::string>().c_str());
+  return code;
 }
 
 }  // namespace slipway::cli

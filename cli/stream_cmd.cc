@@ -6,11 +6,14 @@
 #include <atomic>
 #include <cstdio>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/commands.h"
 #include "cli/plan_report.h"
 #include "cli/plan_support.h"
 #include "cli/stream_http.h"
 #include "common/log.h"
+#include "cutover/cutover.h"
 #include "replicator/stream.h"
 
 namespace slipway::cli {
@@ -20,6 +23,34 @@ std::atomic<replicator::Stream*> g_stream{nullptr};
 
 void OnSignal(int) {
   if (auto* s = g_stream.load()) s->RequestStop();
+}
+
+// Runs `slipway cutover|rollback --resume` with what the move recorded when
+// it started (cutover.cc, RecordMoveOptions) and this stream's own source
+// and target.
+Status FinishInterruptedMove(const std::string& source, const std::string& target, const std::string& move,
+                             const std::string& recorded) {
+  const std::string by_hand = "finish it with `slipway " + move + " --resume` or undo it with `--abort`";
+  nlohmann::json j = nlohmann::json::parse(recorded, nullptr, false);
+  if (!j.is_object() || j.value("direction", "") != move) {
+    return Status(Code::kConflict, "the interrupted " + move + " recorded no config to flip; " + by_hand);
+  }
+  if (j.value("app_url_withheld", false)) {
+    return Status(Code::kConflict, "the interrupted " + move + "'s --app-url holds a password, which is never "
+                                   "recorded; " + by_hand + " and its --app-url");
+  }
+  cutover::CutoverOptions o;
+  o.direction = move == "cutover" ? cutover::Direction::kForward : cutover::Direction::kReverse;
+  o.source_path = source;
+  o.target_uri = target;
+  o.flip_file = j.value("flip_file", "");
+  o.flip_key = j.value("flip_key", "");
+  o.create_flip_file = j.value("create_flip_file", false);
+  if (!j.value("app_url_is_target", false)) o.app_url = j.value("app_url", "");
+  o.resume = true;
+  ASSIGN_OR_RETURN(cutover::CutoverReport r, cutover::RunCutover(o));
+  (void)r;
+  return Status::Ok();
 }
 
 }  // namespace
@@ -36,6 +67,9 @@ int RunStream(const std::vector<std::string>& argv) {
        "the app's commits need not (default 256, below SQLite's 1000; 0: leave checkpoints to the app)",
        "N"},
       {"http", true, "serve /status, /metrics, POST /pause, /resume on ADDR:PORT (loopback)", "ADDR:PORT"},
+      {"no-auto-resume", false,
+       "leave a cutover or rollback that died after its fence to an operator (default: finish it at once, "
+       "as `--resume` would: the app cannot write until it is finished)"},
       {"help", false, "show this help"},
   };
   auto args = Args::Parse(argv, specs);
@@ -64,6 +98,11 @@ int RunStream(const std::vector<std::string>& argv) {
   o.pause_file = args->GetOr("pause-file", "");
   o.max_cpu_percent = *cpu;
   o.wal_checkpoint_pages = *ckpt;
+  if (!args->Has("no-auto-resume")) {
+    o.finish_interrupted = [source = *source, target = *target](const std::string& move, const std::string& recorded) {
+      return FinishInterruptedMove(source, target, move, recorded);
+    };
+  }
   replicator::Stream stream(o, (*lp)->schema);
   (*lp)->source = Db();  // the stream opens its own connection
 

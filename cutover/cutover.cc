@@ -10,12 +10,15 @@
 #include <filesystem>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/redact.h"
 #include "common/sqlite.h"
 #include "cutover/config_flip.h"
+#include "cutover/freeze_budget.h"
 #include "cutover/key_verify.h"
 #include "cutover/move.h"
 #include "replicator/capture.h"
@@ -56,7 +59,7 @@ class Cutover {
     }
     RETURN_IF_ERROR(replicator::CheckSourceHistory(db_, pg_, o_.source_path));
     ASSIGN_OR_RETURN(plan_, schema::PlanFromJson(m->plan));
-    MoveContext ctx{o_, db_, pg_, plan_, tids_};
+    MoveContext ctx{o_, db_, pg_, plan_, tids_, budget_};
     move_ = o_.direction == Direction::kForward ? MakeForwardMove(ctx) : MakeReverseMove(ctx);
     name_ = move_->Name();
     log_ = Logger(name_);
@@ -78,10 +81,9 @@ class Cutover {
       return report_;
     }
     if (state == MoveState::kInterrupted) {
-      if (!o_.resume) {
-        return Status(Code::kConflict, std::string("a ") + name_ + " was interrupted after its fence: finish it with "
-                                       "--resume or undo it with --abort");
-      }
+      // The app can write to neither side until the move is finished: the
+      // same command run again (a service restarting it) finishes it.
+      if (!o_.resume) log_->warn("a {} was interrupted after its fence: finishing it", name_);
       RETURN_IF_ERROR(TakeApplierRole());
       RETURN_IF_ERROR(Finish());
       report_.outcome = "resumed";
@@ -89,7 +91,10 @@ class Cutover {
     }
     if (o_.resume) log_->info("nothing to resume: running the {} from the start", name_);
     // What the config will hold is known before anything is frozen.
-    if (!o_.dry_run) RETURN_IF_ERROR(move_->AppUrl().status());
+    if (!o_.dry_run) {
+      RETURN_IF_ERROR(move_->AppUrl().status());
+      RETURN_IF_ERROR(RecordMoveOptions());
+    }
     RETURN_IF_ERROR(TakeApplierRole());
     RETURN_IF_ERROR(CatchUp(o_.max_lag, o_.lag_timeout_ms));
     RETURN_IF_ERROR(move_->BeforeFreeze(&report_));
@@ -166,9 +171,47 @@ class Cutover {
     return Status::Ok();
   }
 
-  // Steps 2-7. On any failure before the fence commits, the lock's
-  // transaction is rolled back and the from-side is exactly as before.
+  // What a stream needs to finish this move if it dies after its fence
+  // (replicator/stream.h): never a password. The app URL is recorded only
+  // when it carries none; the target URI is recorded as a fact, since the
+  // stream has its own.
+  Status RecordMoveOptions() {
+    nlohmann::json j = {{"direction", name_},
+                        {"flip_file", o_.flip_file.empty() ? "" : std::filesystem::absolute(o_.flip_file).string()},
+                        {"flip_key", o_.flip_key},
+                        {"create_flip_file", o_.create_flip_file}};
+    if (o_.direction == Direction::kForward && (o_.app_url.empty() || o_.app_url == o_.target_uri)) {
+      j["app_url_is_target"] = true;
+    } else if (!o_.app_url.empty() && RedactConninfo(o_.app_url) != o_.app_url) {
+      j["app_url_withheld"] = true;
+    } else if (!o_.app_url.empty()) {
+      j["app_url"] = o_.app_url;
+    }
+    return pg_.ExecParams("UPDATE slipway.migration SET move_options = $1::jsonb", {j.dump()}).status();
+  }
+
+  // Steps 2-7 under the freeze budget: PostgreSQL answering slowly or
+  // another session holding a table (DDL, VACUUM FULL, REINDEX) ends the
+  // attempt at the deadline, SQLite live again, and the report names the
+  // session that held the lock.
   Status Freeze() {
+    budget_.Start(o_.max_freeze_ms, move_->FreezeConnections());
+    step_ = "lock";
+    Status s = FreezeSteps();
+    budget_.Stop();
+    const bool server_late = IsFreezeTimeout(s) ||
+                             (budget_.Cancelled() && s.message().find("budget ran out") == std::string::npos);
+    if (s.ok() || !server_late) return s;
+    const std::string who = DescribeBlockers(o_.target_uri, plan_.options.pg_schema, PQbackendPID(pg_.get()));
+    return Status(Code::kRetryable, "PostgreSQL did not answer within the freeze budget of " +
+                                        std::to_string(o_.max_freeze_ms) + " ms (step " + step_ + ": " + s.message() +
+                                        ")" + (who.empty() ? "" : "; blocked by " + who) +
+                                        "; the freeze was released");
+  }
+
+  // On any failure before the fence commits, the lock's transaction is
+  // rolled back and the from-side is exactly as before.
+  Status FreezeSteps() {
     const int64_t budget = o_.max_freeze_ms;
     std::vector<StepTiming> steps;
     const auto t0 = Clock::now();
@@ -178,6 +221,7 @@ class Cutover {
       steps.push_back({name, Ms(mark, now)});
       mark = now;
     };
+    RETURN_IF_ERROR(Bound());
     RETURN_IF_ERROR(move_->Lock(budget));
     struct Release {
       Move& move;
@@ -188,9 +232,13 @@ class Cutover {
     } release{*move_};
     step("lock");
     RETURN_IF_ERROR(FailpointStatus(name_ + ".after_lock"));
+    step_ = "drain";
+    RETURN_IF_ERROR(Bound());
     ASSIGN_OR_RETURN(const int64_t final_pos, move_->Drain());
     step("drain");
     RETURN_IF_ERROR(FailpointStatus(name_ + ".after_drain"));
+    step_ = "verify";
+    RETURN_IF_ERROR(Bound());
     ASSIGN_OR_RETURN(std::vector<TouchedDifference> diffs, move_->VerifyFrozen());
     step("verify");
     if (!diffs.empty()) {
@@ -198,6 +246,8 @@ class Cutover {
                                          diffs[0].what + " (" + std::to_string(diffs.size()) +
                                          " differences); the app's database stays live");
     }
+    step_ = "sequences";
+    RETURN_IF_ERROR(Bound());
     RETURN_IF_ERROR(move_->SyncSequences());
     step("sequences");
     // What is left (the fence and its commit) takes a few ms; keep a margin
@@ -213,12 +263,20 @@ class Cutover {
       report_.steps = steps;
       return Status::Ok();  // Release rolls the lock's transaction back
     }
+    step_ = "fence";
+    RETURN_IF_ERROR(Bound());
     RETURN_IF_ERROR(move_->Fence());
     release.active = false;
     step("fence");
     report_.freeze_ms = Ms(t0, Clock::now());
     report_.steps = steps;
     RETURN_IF_ERROR(FailpointStatus(name_ + ".after_fence_commit"));
+    return Status::Ok();
+  }
+
+  // Every freeze connection's next statements end at the deadline.
+  Status Bound() {
+    for (PgConn* c : move_->FreezeConnections()) RETURN_IF_ERROR(budget_.Bound(*c));
     return Status::Ok();
   }
 
@@ -264,6 +322,8 @@ class Cutover {
   schema::Plan plan_;
   std::map<std::string, int> tids_;
   std::string migration_id_;
+  FreezeBudget budget_;
+  std::string step_;  // the freeze's step running, for the report
   std::unique_ptr<Move> move_;
   CutoverReport report_;
 };

@@ -16,8 +16,13 @@
 //  9. open PostgreSQL: lift the guard in the transaction that records the
 //     phase 'cut_over'.
 // A failure or a blown freeze budget before 7 rolls the lock transaction
-// back: SQLite stays the live database, untouched. After 7, --resume
-// completes the move and --abort unfences SQLite and restores the config.
+// back: SQLite stays the live database, untouched. The budget holds whatever
+// PostgreSQL does (freeze_budget.h): statements inside the freeze time out at
+// the deadline, and a session holding a lock they waited for is named. After
+// 7 the app can write to neither side: --resume (or the same command run
+// again, or a running stream, with what RunCutover recorded in
+// migration.move_options) completes the move, and --abort unfences SQLite
+// and restores the config.
 // Thread-safety: Run() on one thread.
 
 #include <atomic>

@@ -108,6 +108,8 @@ class ForwardMove : public Move {
     locked_ = false;
   }
 
+  std::vector<PgConn*> FreezeConnections() override { return {&c_.pg}; }
+
   Result<int64_t> Drain() override {
     ASSIGN_OR_RETURN(const int64_t final_seq, replicator::NewestChangelogSeq(c_.db));
     if (final_seq > applied_) {
@@ -122,6 +124,8 @@ class ForwardMove : public Move {
     std::vector<TouchedDifference> diffs;
     if (c_.o.verify == VerifyMode::kFull) {
       ASSIGN_OR_RETURN(PgConn vconn, PgConn::Connect(c_.o.target_uri));
+      ScopedFreezeWatch watch(c_.budget, vconn);
+      RETURN_IF_ERROR(c_.budget.Bound(vconn));
       Verifier v(c_.o.source_path, vconn, c_.plan.options.pg_schema, VerifyOptions{});
       RETURN_IF_ERROR(v.Open());
       for (const auto& tm : c_.plan.tables) {
@@ -163,6 +167,11 @@ class ForwardMove : public Move {
   }
 
   Status Fence() override {
+    // Outside the lock's transaction the fence would commit on its own,
+    // after a freeze that already ended.
+    if (!locked_ || sqlite3_get_autocommit(c_.db.get()) != 0) {
+      return Status(Code::kRetryable, "the freeze's SQLite transaction is gone; not fencing");
+    }
     RETURN_IF_ERROR(InstallFence(c_.db, c_.plan, c_.tids));
     RETURN_IF_ERROR(SetSqlitePhase(c_.db, "fenced"));
     RETURN_IF_ERROR(RememberAppConfig());

@@ -13,6 +13,7 @@
 #include "common/pg.h"
 #include "common/sqlite.h"
 #include "cutover/cutover.h"
+#include "cutover/freeze_budget.h"
 #include "cutover/key_verify.h"
 #include "schema/plan.h"
 
@@ -25,6 +26,9 @@ struct MoveContext {
   PgConn& pg;    // the state connection (applier session); the freeze runs on it for the rollback
   const schema::Plan& plan;
   const std::map<std::string, int>& tids;
+  // The freeze's clock: connections opened inside the freeze are watched
+  // and bounded by it too.
+  FreezeBudget& budget;
 };
 
 // Where the move stands, as the direction reads it from both sides.
@@ -52,6 +56,9 @@ class Move {
   // Unlock() releases them with nothing changed (any failure before Fence()).
   virtual Status Lock(int64_t budget_ms) = 0;
   virtual void Unlock() = 0;
+  // The connections the freeze's statements run on: bounded by the time
+  // left and cancelled at the deadline (freeze_budget.h).
+  virtual std::vector<PgConn*> FreezeConnections() = 0;
   // Reads the final position under the lock and applies everything up to it.
   virtual Result<int64_t> Drain() = 0;
   virtual Result<std::vector<TouchedDifference>> VerifyFrozen() = 0;

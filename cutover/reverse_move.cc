@@ -90,6 +90,8 @@ class ReverseMove : public Move {
     locked_ = false;
   }
 
+  std::vector<PgConn*> FreezeConnections() override { return {&c_.pg, &reader_}; }
+
   Result<int64_t> Drain() override {
     // Every writer of these tables has finished (the lock waited for them)
     // and none can start: a snapshot taken now holds every write there is.
@@ -102,6 +104,8 @@ class ReverseMove : public Move {
     std::vector<TouchedDifference> diffs;
     if (c_.o.verify == VerifyMode::kFull) {
       ASSIGN_OR_RETURN(PgConn vconn, PgConn::Connect(c_.o.target_uri));
+      ScopedFreezeWatch watch(c_.budget, vconn);
+      RETURN_IF_ERROR(c_.budget.Bound(vconn));
       Verifier v(c_.o.source_path, vconn, c_.plan.options.pg_schema, VerifyOptions{});
       RETURN_IF_ERROR(v.Open());
       for (const auto& tm : c_.plan.tables) {

@@ -69,3 +69,7 @@ ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS reverse_start text;
 -- same random token as the SQLite file's _slipway_meta 'history', renewed on
 -- both sides whenever an applier attaches.
 ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS history text;
+-- What the running cutover or rollback was asked to rewrite (direction, flip
+-- file, key, the app URL or only that it is the target URI; never a
+-- password), so that a stream can finish it if it dies after its fence.
+ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS move_options jsonb;

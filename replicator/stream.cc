@@ -493,6 +493,11 @@ struct Stream::Impl {
     ASSIGN_OR_RETURN(CaptureInfo capture, ReadCapture(db));
     migration_id = capture.migration_id;
     tids = capture.tids;
+    // A move that died after its fence is finished before streaming.
+    if (auto c = PgConn::Connect(o.target_uri); c.ok()) {
+      auto m = c->Exec("SELECT phase FROM slipway.migration");
+      if (m.ok() && m->Rows() == 1 && !InterruptedMove(m->Str(0, 0)).empty()) RETURN_IF_ERROR(WaitForHandback());
+    }
     // One direction at a time, as the migration's phase says; across a
     // cutover or a rollback (which take the applier's role for a moment)
     // the stream follows the move in the other direction.
@@ -507,26 +512,61 @@ struct Stream::Impl {
     return Status::Ok();
   }
 
+  // The move that died after its fence ("cutover"/"rollback"), or "" when
+  // none did: the target's phase says so once the move recorded it, the
+  // file's fence before that (the cutover dies between the two).
+  std::string InterruptedMove(const std::string& pg_phase) {
+    if (pg_phase == "rolling_back") return "rollback";
+    if (pg_phase == "fenced") return "cutover";
+    if (pg_phase != "snapshotted" && pg_phase != "streaming") return "";
+    auto v = db.QueryText("SELECT value FROM _slipway_meta WHERE key = 'phase'");
+    return v.ok() && v->value_or("") == "fenced" ? "cutover" : "";
+  }
+
   // Until the cutover or rollback that took the applier's role has ended
-  // (it holds the advisory lock while it runs).
+  // (it holds the advisory lock while it runs). One that died after its
+  // fence leaves the app unable to write: it is finished here, at once.
   Status WaitForHandback() {
     log->info("waiting for the {} to finish", reverse ? "rollback" : "cutover");
     const auto started = Clock::now();
+    auto next_finish = Clock::now();
+    bool reported = false;
     while (!stop) {
       watch.Wait(200);
       auto c = PgConn::Connect(o.target_uri);
       if (!c.ok()) continue;
-      auto m = c->Exec("SELECT phase, handover_requested FROM slipway.migration");
+      auto m = c->Exec("SELECT phase, handover_requested, move_options::text FROM slipway.migration");
       if (!m.ok() || m->Rows() == 0) continue;
+      const std::string move = InterruptedMove(m->Str(0, 0));
       const bool requested = m->Get(0, 1) == "t";
       // A move that asked and has not taken the role yet must get it first;
       // one that died before taking it gave up after 30 s.
-      if (requested && Clock::now() - started < std::chrono::seconds(35)) continue;
+      if (move.empty() && requested && Clock::now() - started < std::chrono::seconds(35)) continue;
       auto lock = c->ExecParams("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", {"slipway:" + migration_id});
       if (!lock.ok() || lock->Get(0, 0) != "t") continue;
-      // Fenced: an interrupted move to --resume or --abort first. The lock
-      // goes with this connection; Attach takes it again.
-      if (m->Get(0, 0) != "fenced" && m->Get(0, 0) != "rolling_back") return Status::Ok();
+      // The lock goes with this connection; Attach takes it again.
+      if (move.empty()) return Status::Ok();
+      const std::string what = move + " interrupted after the fence: the app cannot write";
+      {
+        std::lock_guard<std::mutex> l(fig.mu);
+        fig.phase = what + (o.finish_interrupted ? "; finishing it" : "; run `slipway " + move + " --resume` or `--abort`");
+      }
+      if (!o.finish_interrupted) {
+        if (!reported) log->error("{}; run `slipway {} --resume` or `--abort`", what, move);
+        reported = true;
+        continue;
+      }
+      if (Clock::now() < next_finish) continue;
+      (void)c->ExecParams("SELECT pg_advisory_unlock(hashtextextended($1, 0))", {"slipway:" + migration_id});
+      log->warn("{}; finishing it", what);
+      Status s = o.finish_interrupted(move, m->Opt(0, 2).value_or(""));
+      if (s.ok()) {
+        log->info("finished the interrupted {}", move);
+        continue;
+      }
+      SetError(s.message());
+      log->error("could not finish the interrupted {}: {}", move, s.message());
+      next_finish = Clock::now() + std::chrono::seconds(5);
     }
     return Status::Ok();
   }

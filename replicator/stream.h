@@ -38,6 +38,11 @@ struct StreamOptions {
   int64_t pipeline_max = 500;     // keys per table applied through the pipeline
   int64_t stop_at_seq = -1;       // cutover drain: stop once this position is applied
   int64_t wal_checkpoint_pages = 256;  // checkpoint once the WAL holds this many frames; 0: the app does
+  // Finishes a cutover or rollback that died after its fence (neither
+  // database takes the app's writes until it is done), given the move
+  // ("cutover"/"rollback") and what it recorded (migration.move_options,
+  // JSON). Unset: the stream waits for an operator's --resume or --abort.
+  std::function<Status(const std::string& move, const std::string& move_options)> finish_interrupted;
 };
 
 // Figures of the running stream (read by status, HTTP, metrics).

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <atomic>
 #include <sstream>
 #include <thread>
 
@@ -169,6 +170,80 @@ TEST_F(CutoverTest, FreezeBudgetExceededReleasesTheLock) {
   EXPECT_FALSE(PgAcceptsWrites(target_));
 }
 
+// Another session holds ACCESS EXCLUSIVE on a replicated table (what ALTER
+// TABLE, VACUUM FULL, REINDEX take) when a postponed cutover is released: the
+// freeze gives up at its budget, the app's writes wait no longer than that,
+// the report names the session, and a retry goes through once it is gone.
+TEST_F(CutoverTest, FreezeGivesUpAtItsBudgetWhilePostgresIsBlocked) {
+  std::string flag = dir_ + "/hold";
+  RunResult cut;
+  std::thread cutter([&] {
+    cut = RunSlipway(CutoverArgs({"--postpone", "--postpone-file", flag, "--max-freeze", "1s", "--attempts", "2"}));
+  });
+  for (int i = 0; i < 300 && !std::filesystem::exists(flag); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(std::filesystem::exists(flag)) << "postponed";
+  // The other session, on a thread of its own: it lets go when told, or
+  // after 8 s at most.
+  std::atomic<bool> locked{false}, let_go{false};
+  std::thread holder([&] {
+    auto c = PgConn::Connect(target_);
+    if (!c.ok() || !c->Run("SET application_name = 'nightly_reindex'").ok() || !c->Run("BEGIN").ok() ||
+        !c->Run("LOCK TABLE results IN ACCESS EXCLUSIVE MODE").ok()) {
+      return;
+    }
+    locked = true;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(8);
+    while (!let_go && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    (void)c->Run("ROLLBACK");
+  });
+  for (int i = 0; i < 100 && !locked; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(locked);
+  // The app: one write after another, each timed from its first try.
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> longest_ms{0}, writes{0}, failed{0};
+  std::thread app([&] {
+    auto d = Db::Open(db_, Db::Mode::kReadWrite);
+    if (!d.ok()) return;
+    sqlite3_busy_timeout(d->get(), 20000);
+    while (!stop) {
+      const auto t0 = std::chrono::steady_clock::now();
+      Status s = d->Exec("INSERT INTO events (name, city, country, event_date, created_at, updated_at) "
+                         "VALUES ('app', 'c', 'x', '2024-01-01', '2024-01-01 00:00:00', '2024-01-01 00:00:00')");
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+      if (s.ok()) ++writes; else ++failed;
+      if (ms > longest_ms) longest_ms = ms;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  RunResult rel = RunSlipway({"cutover", "--target", target_, "--release"});
+  EXPECT_EQ(rel.exit_code, 0) << rel.err;
+  cutter.join();
+  stop = true;
+  app.join();
+  EXPECT_EQ(cut.exit_code, 6) << cut.err;
+  EXPECT_NE(cut.err.find("freeze budget of 1000 ms"), std::string::npos) << cut.err;
+  EXPECT_NE(cut.err.find("nightly_reindex"), std::string::npos) << "names the session: " << cut.err;
+  EXPECT_NE(cut.err.find("AccessExclusiveLock"), std::string::npos) << cut.err;
+  EXPECT_NE(cut.err.find("results"), std::string::npos) << cut.err;
+  EXPECT_GT(writes.load(), 10);
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_LT(longest_ms.load(), 1000 + 300) << "the app's writes waited past the freeze budget";
+  EXPECT_TRUE(SqliteAcceptsWrites(db_));
+  EXPECT_FALSE(PgAcceptsWrites(target_));
+  EXPECT_NE(ReadText(env_).find("sqlite://"), std::string::npos);
+
+  let_go = true;
+  holder.join();
+  RunResult again = RunSlipway(CutoverArgs({"--max-freeze", "1s"}));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(nlohmann::json::parse(again.out)["outcome"], "cut over");
+  EXPECT_FALSE(SqliteAcceptsWrites(db_));
+  EXPECT_TRUE(PgAcceptsWrites(target_));
+}
+
 TEST_F(CutoverTest, PostponedUntilReleased) {
   std::string flag = dir_ + "/hold";
   int cut = StartProgram(SLIPWAY_BINARY, {"cutover", "--source", db_, "--target", target_, "--flip-file", env_,
@@ -235,8 +310,10 @@ TEST_F(CutoverTest, KilledAtEveryFailpoint) {
       RunResult again = RunSlipway(CutoverArgs());
       ASSERT_EQ(again.exit_code, 0) << again.err;
     } else {
+      // The same command again (a service restarting it) finishes the move.
       RunResult plain = RunSlipway(CutoverArgs());
-      EXPECT_EQ(plain.exit_code, 8) << "a fenced SQLite needs --resume or --abort";
+      ASSERT_EQ(plain.exit_code, 0) << plain.err;
+      EXPECT_EQ(nlohmann::json::parse(plain.out)["outcome"], "resumed");
       RunResult resume = RunSlipway(CutoverArgs({"--resume"}));
       ASSERT_EQ(resume.exit_code, 0) << resume.err;
     }
