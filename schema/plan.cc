@@ -229,6 +229,7 @@ Result<Plan> BuildPlan(Db& db, const SourceSchema& schema, const MapOptions& opt
     plan.notes.push_back(TableNote(Severity::kWarning, "", "no table selected: nothing to migrate"));
   }
   plan.ddl = GenerateDdl(schema, plan);
+  for (auto& n : RollbackRiskNotes(schema, plan)) plan.notes.push_back(std::move(n));
   return plan;
 }
 
