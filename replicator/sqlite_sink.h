@@ -10,11 +10,25 @@
 // PostgreSQL already holding their effects. AUTOINCREMENT state follows by
 // itself: SQLite raises sqlite_sequence for every explicit id inserted.
 // Foreign keys are not enforced on it (PostgreSQL enforced them).
+//
+// With triggers off, an external-content full-text index (FTS4/FTS5,
+// content='t') that the app keeps in step with a replicated table t by
+// triggers would go stale; the sink keeps it in step itself, in the round's
+// transaction: the index's 'delete' of a touched key's old values before the
+// key is deleted, the new row indexed after it is inserted, a 'rebuild'
+// after a whole-table copy. Contentless and internal-content indexes cannot
+// be (their content is what the app's triggers put there): they are named
+// once in the log and in the plan.
+//
+// A row SQLite refuses (a constraint PostgreSQL did not enforce) stops the
+// round naming table, key and constraint (and, for a UNIQUE index, the key
+// of the row already holding the value); the row is never dropped.
 // Thread-safety: one sink per connection.
 
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/sqlite.h"
 #include "replicator/change_sink.h"
@@ -44,17 +58,32 @@ class SqliteSink : public ChangeSink {
   void Abort() override;
 
  private:
+  // An external-content full-text index over a replicated table.
+  struct Fts {
+    std::string name;
+    std::string remove_sql;   // the key's indexed old values out; binds the key as delete_sql does
+    std::string add_sql;      // one content row into the index; ?1 = its rowid
+    std::string rebuild_sql;  // the whole index again from its content table
+  };
   struct Table {
     const schema::TableMapping* tm = nullptr;
     TableSql sql;
+    std::string where;  // "key1 = ?1 AND ..."
     std::string delete_sql;
     std::string insert_sql;
+    std::vector<int> key_pos;  // position of each key value in an inserted row
+    std::vector<Fts> fts;
   };
-  Status InsertRows(const Table& t, RowCursor& rows, RoundStats* stats);
+  // Finds the full-text indexes once, at the first round.
+  Status LoadFts();
+  Status InsertRows(const Table& t, RowCursor& rows, bool index_fts, RoundStats* stats);
+  // The error for a row SQLite refused: table, key, constraint.
+  Status Refused(const Table& t, const RowCursor& row, const Status& s);
 
   Db& db_;
   int cycle_;
   std::map<int, Table> tables_;
+  bool fts_loaded_ = false;
   bool open_ = false;
 };
 

@@ -64,6 +64,77 @@ class ReverseApplyTest : public TargetTest {
   PgConn app_;
 };
 
+constexpr const char* kDocs = R"sql(
+  CREATE TABLE docs (id INTEGER PRIMARY KEY, title TEXT NOT NULL, body TEXT NOT NULL, updated_at INTEGER);
+  CREATE VIRTUAL TABLE docs_fts USING fts5(title, body, content='docs', content_rowid='id');
+  CREATE TRIGGER docs_ai AFTER INSERT ON docs BEGIN
+    INSERT INTO docs_fts(rowid, title, body) VALUES (new.id, new.title, new.body);
+  END;
+  CREATE TRIGGER docs_ad AFTER DELETE ON docs BEGIN
+    INSERT INTO docs_fts(docs_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body);
+  END;
+  CREATE TRIGGER docs_au AFTER UPDATE ON docs BEGIN
+    INSERT INTO docs_fts(docs_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body);
+    INSERT INTO docs_fts(rowid, title, body) VALUES (new.id, new.title, new.body);
+  END;
+  CREATE TRIGGER docs_touch AFTER UPDATE OF title, body ON docs BEGIN
+    UPDATE docs SET updated_at = 999 WHERE id = new.id;
+  END;
+  CREATE VIRTUAL TABLE notes_fts USING fts5(text);
+  INSERT INTO docs (id, title, body, updated_at) VALUES
+    (1, 'apple pie', 'sweet crust', 10), (2, 'banana bread', 'moist loaf', 10), (3, 'cherry tart', 'sour filling', 10);
+)sql";
+
+TEST_F(ReverseApplyTest, ExternalContentFullTextIndexFollowsRowsWrittenBack) {
+  CutOver(kDocs);
+  if (HasFatalFailure()) return;
+  AppRuns("INSERT INTO docs (id, title, body, updated_at) VALUES (4, 'durian smoothie', 'creamy', 42)");
+  AppRuns("UPDATE docs SET title = 'apple crumble', updated_at = 43 WHERE id = 1");
+  AppRuns("DELETE FROM docs WHERE id = 2");
+  RunResult back = StreamBack();
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_NE(back.err.find("notes_fts"), std::string::npos) << "an index the sink cannot keep is named: " << back.err;
+
+  auto db = Db::Open(db_, Db::Mode::kReadWrite);
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(Match(*db, "docs_fts", "durian"), std::vector<int64_t>{4});
+  EXPECT_EQ(Match(*db, "docs_fts", "crumble"), std::vector<int64_t>{1});
+  EXPECT_EQ(Match(*db, "docs_fts", "pie"), std::vector<int64_t>{}) << "the old title is out of the index";
+  EXPECT_EQ(Match(*db, "docs_fts", "banana"), std::vector<int64_t>{}) << "the deleted row is out of the index";
+  EXPECT_EQ(Match(*db, "docs_fts", "cherry"), std::vector<int64_t>{3});
+  // rank 1: the index is compared with its content table too.
+  Status check = db->Exec("INSERT INTO docs_fts(docs_fts, rank) VALUES ('integrity-check', 1)");
+  EXPECT_TRUE(check.ok()) << check.message();
+  // The app's triggers did not fire a second time: SQLite holds PostgreSQL's values.
+  auto pg = app_.Exec("SELECT id, updated_at FROM docs ORDER BY id");
+  ASSERT_TRUE(pg.ok());
+  auto st = db->Prepare("SELECT id, updated_at FROM docs ORDER BY id");
+  ASSERT_TRUE(st.ok());
+  int rows = 0;
+  for (; *st->Step(); ++rows) {
+    ASSERT_LT(rows, pg->Rows());
+    EXPECT_EQ(std::to_string(st->Int(0)), pg->Str(rows, 0));
+    EXPECT_EQ(std::to_string(st->Int(1)), pg->Str(rows, 1)) << "id " << st->Int(0);
+  }
+  EXPECT_EQ(rows, pg->Rows());
+}
+
+TEST_F(ReverseApplyTest, PlanNamesFullTextIndexesItCannotKeep) {
+  std::string db = MakeSqlite(dir_, "plan.db", kDocs);
+  RunResult r = RunSlipway({"plan", "--source", db, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  bool kept = false, not_kept = false;
+  for (const auto& n : j["notes"]) {
+    const std::string m = n["message"];
+    kept = kept || (n["table"] == "docs_fts" && m.find("keeps it in step") != std::string::npos);
+    not_kept = not_kept || (n["table"] == "notes_fts" && m.find("not kept in step") != std::string::npos &&
+                            n["severity"] == "warning");
+  }
+  EXPECT_TRUE(kept) << j["notes"].dump(1);
+  EXPECT_TRUE(not_kept) << j["notes"].dump(1);
+}
+
 TEST_F(ReverseApplyTest, NocaseUniqueIsEnforcedByPostgres) {
   const std::string sql = R"sql(
     CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT COLLATE NOCASE UNIQUE, name TEXT);
@@ -90,6 +161,53 @@ TEST_F(ReverseApplyTest, NocaseUniqueIsEnforcedByPostgres) {
   auto db = Db::Open(db_, Db::Mode::kReadOnly);
   ASSERT_TRUE(db.ok());
   EXPECT_EQ(*db->QueryInt("SELECT count(*) FROM users"), 4);
+}
+
+TEST_F(ReverseApplyTest, RowSqliteRefusesStopsTheStreamNamingIt) {
+  const std::string sql = R"sql(
+    CREATE TABLE items (id INTEGER PRIMARY KEY, tag TEXT COLLATE RTRIM UNIQUE,
+                        code TEXT, CONSTRAINT no_dash CHECK (instr(code, '-') = 0));
+    INSERT INTO items VALUES (1, 'red', 'a1');
+  )sql";
+  std::string plan_db = MakeSqlite(dir_, "plan.db", sql);
+  RunResult plan = RunSlipway({"plan", "--source", plan_db, "--target", target_, "--json"});
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  nlohmann::json j = nlohmann::json::parse(plan.out);
+  bool rtrim = false, check = false;
+  for (const auto& n : j["notes"]) {
+    const std::string m = n["message"];
+    rtrim = rtrim || (m.find("RTRIM") != std::string::npos && m.find("rollback risk") != std::string::npos);
+    check = check || (m.find("no_dash") != std::string::npos && m.find("rollback risk") != std::string::npos);
+  }
+  EXPECT_TRUE(rtrim) << j["notes"].dump(1);
+  EXPECT_TRUE(check) << j["notes"].dump(1);
+
+  CutOver(sql);
+  if (HasFatalFailure()) return;
+  // PostgreSQL compares 'red ' and 'red' as different; SQLite's RTRIM does not.
+  AppRuns("INSERT INTO items VALUES (2, 'red ', 'a2')");
+  RunResult back = StreamBack();
+  EXPECT_EQ(back.exit_code, kBlockedExit) << back.err;
+  EXPECT_NE(back.err.find("table items, key id=2"), std::string::npos) << back.err;
+  EXPECT_NE(back.err.find("UNIQUE (tag)"), std::string::npos) << back.err;
+  EXPECT_NE(back.err.find("already held by the row id=1"), std::string::npos) << back.err;
+  // Fixed in PostgreSQL, the stream goes on; then a CHECK PostgreSQL could not carry.
+  AppRuns("UPDATE items SET tag = 'blue' WHERE id = 2");
+  AppRuns("INSERT INTO items VALUES (3, 'green', 'a-3')");
+  back = StreamBack();
+  EXPECT_EQ(back.exit_code, kBlockedExit) << back.err;
+  EXPECT_NE(back.err.find("table items, key id=3"), std::string::npos) << back.err;
+  EXPECT_NE(back.err.find("no_dash"), std::string::npos) << back.err;
+  // Nothing was dropped: the round that stopped wrote nothing, and once the
+  // row is fixed every row arrives.
+  AppRuns("UPDATE items SET code = 'a3' WHERE id = 3");
+  back = StreamBack();
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  auto db = Db::Open(db_, Db::Mode::kReadOnly);
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(*db->QueryText("SELECT group_concat(id || ':' || tag || ':' || code, ' ') FROM (SELECT * FROM items "
+                           "ORDER BY id)"),
+            "1:red:a1 2:blue:a2 3:green:a3");
 }
 
 }  // namespace
