@@ -145,6 +145,14 @@ Status SqliteSink::LoadFts() {
 Status SqliteSink::Begin() {
   RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
   open_ = true;
+  for (const auto& c : new_columns_) {
+    ASSIGN_OR_RETURN(Stmt has, db_.Prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2"));
+    has.Bind(1, std::string_view(c.table)).Bind(2, std::string_view(c.column));
+    ASSIGN_OR_RETURN(bool exists, has.Step());
+    if (exists) continue;
+    RETURN_IF_ERROR(db_.Exec("ALTER TABLE " + QuoteSqliteIdent(c.table) + " ADD COLUMN " + QuoteSqliteIdent(c.column) +
+                             " " + c.decl));
+  }
   if (!fts_loaded_) RETURN_IF_ERROR(LoadFts());
   return Status::Ok();
 }
@@ -293,6 +301,7 @@ Status SqliteSink::Commit(const Position& to, RoundStats* /*stats*/) {
   RETURN_IF_ERROR(FailpointStatus("reverse.before_commit"));
   RETURN_IF_ERROR(db_.Exec("COMMIT"));
   open_ = false;
+  new_columns_.clear();
   SLIPWAY_FAILPOINT("reverse.after_commit");
   return Status::Ok();
 }

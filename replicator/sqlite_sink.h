@@ -51,6 +51,16 @@ class SqliteSink : public ChangeSink {
   // `db` and `plan` outlive the sink.
   SqliteSink(Db& db, const schema::Plan& plan, const std::map<std::string, int>& tids, int cycle);
 
+  // Columns the next round adds to SQLite tables (ALTER TABLE ADD COLUMN)
+  // in its transaction, before any row is written; one the table already
+  // has (a round that committed before the plan was stored) is skipped.
+  struct NewColumn {
+    std::string table;  // SQLite table
+    std::string column;
+    std::string decl;   // declared type
+  };
+  void AddColumnsAtNextRound(std::vector<NewColumn> columns) { new_columns_ = std::move(columns); }
+
   Status Begin() override;
   Status CopyWhole(int tid, RowCursor& rows, RoundStats* stats) override;
   Status Apply(TableRound t, RoundStats* stats) override;
@@ -84,6 +94,7 @@ class SqliteSink : public ChangeSink {
   int cycle_;
   std::map<int, Table> tables_;
   bool fts_loaded_ = false;
+  std::vector<NewColumn> new_columns_;
   bool open_ = false;
 };
 

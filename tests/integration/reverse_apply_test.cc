@@ -210,5 +210,71 @@ TEST_F(ReverseApplyTest, RowSqliteRefusesStopsTheStreamNamingIt) {
             "1:red:a1 2:blue:a2 3:green:a3");
 }
 
+constexpr const char* kItems = R"sql(
+  CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, qty INTEGER);
+  INSERT INTO items VALUES (1, 'one', 1), (2, 'two', 2);
+)sql";
+
+TEST_F(ReverseApplyTest, NullableColumnAddedInPostgresIsFollowed) {
+  CutOver(kItems);
+  if (HasFatalFailure()) return;
+  AppRuns("ALTER TABLE items ADD COLUMN note text");
+  AppRuns("UPDATE items SET note = 'hello' WHERE id = 1");
+  // A default fills existing rows without touching them: no change captured.
+  AppRuns("ALTER TABLE items ADD COLUMN rating integer DEFAULT 5");
+  AppRuns("INSERT INTO items (id, name, qty, note, rating) VALUES (3, 'three', 3, 'new', 7)");
+  RunResult back = StreamBack();
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  auto db = Db::Open(db_, Db::Mode::kReadOnly);
+  ASSERT_TRUE(db.ok());
+  auto rows = db->QueryText("SELECT group_concat(id || ':' || coalesce(note, '-') || ':' || rating, ' ') FROM "
+                            "(SELECT * FROM items ORDER BY id)");
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  EXPECT_EQ(rows->value_or(""), "1:hello:5 2:-:5 3:new:7");
+  // The stored plan has the columns: the forward direction maps them after a rollback.
+  auto plan = app_.Exec("SELECT plan::text FROM slipway.migration");
+  ASSERT_TRUE(plan.ok());
+  nlohmann::json p = nlohmann::json::parse(plan->Str(0, 0));
+  std::vector<std::string> cols;
+  for (const auto& c : p["source_columns"]["items"]) cols.push_back(c[0]);
+  EXPECT_EQ(cols, (std::vector<std::string>{"id", "name", "qty", "note", "rating"}));
+  // Later writes to the new column keep arriving.
+  AppRuns("UPDATE items SET note = 'again' WHERE id = 2");
+  back = StreamBack();
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_EQ(*db->QueryText("SELECT note FROM items WHERE id = 2"), "again");
+}
+
+TEST_F(ReverseApplyTest, OtherSchemaChangesInPostgresStopTheStream) {
+  CutOver(kItems);
+  if (HasFatalFailure()) return;
+  AppRuns("ALTER TABLE items ALTER COLUMN name TYPE varchar(20)");
+  RunResult back = StreamBack();
+  EXPECT_EQ(back.exit_code, kSchemaChangedExit) << back.err;
+  EXPECT_NE(back.err.find("column items.name changed type"), std::string::npos) << back.err;
+
+  AppRuns("ALTER TABLE items ALTER COLUMN name TYPE text");  // as it was
+  AppRuns("ALTER TABLE items ADD COLUMN code text NOT NULL DEFAULT 'x'");
+  back = StreamBack();
+  EXPECT_EQ(back.exit_code, kSchemaChangedExit) << back.err;
+  EXPECT_NE(back.err.find("column items.code (text) was added NOT NULL"), std::string::npos) << back.err;
+
+  AppRuns("ALTER TABLE items DROP COLUMN code");
+  AppRuns("CREATE TABLE audit_log (id bigint PRIMARY KEY, what text)");
+  back = StreamBack();
+  EXPECT_EQ(back.exit_code, kSchemaChangedExit) << back.err;
+  EXPECT_NE(back.err.find("table audit_log was created"), std::string::npos) << back.err;
+
+  AppRuns("DROP TABLE audit_log");
+  AppRuns("INSERT INTO items VALUES (3, 'three', 3)");
+  back = StreamBack();
+  ASSERT_EQ(back.exit_code, 0) << "undone in PostgreSQL, the stream goes on: " << back.err;
+
+  AppRuns("ALTER TABLE items DROP COLUMN qty");
+  back = StreamBack();
+  EXPECT_EQ(back.exit_code, kSchemaChangedExit) << back.err;
+  EXPECT_NE(back.err.find("column items.qty was dropped or renamed"), std::string::npos) << back.err;
+}
+
 }  // namespace
 }  // namespace slipway::testing
