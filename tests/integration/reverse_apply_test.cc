@@ -80,6 +80,15 @@ constexpr const char* kDocs = R"sql(
   CREATE TRIGGER docs_touch AFTER UPDATE OF title, body ON docs BEGIN
     UPDATE docs SET updated_at = 999 WHERE id = new.id;
   END;
+  CREATE VIRTUAL TABLE docs_fts4 USING fts4(content="docs", title, body);
+  CREATE TRIGGER docs4_bu BEFORE UPDATE ON docs BEGIN DELETE FROM docs_fts4 WHERE docid = old.rowid; END;
+  CREATE TRIGGER docs4_bd BEFORE DELETE ON docs BEGIN DELETE FROM docs_fts4 WHERE docid = old.rowid; END;
+  CREATE TRIGGER docs4_au AFTER UPDATE ON docs BEGIN
+    INSERT INTO docs_fts4(docid, title, body) VALUES (new.rowid, new.title, new.body);
+  END;
+  CREATE TRIGGER docs4_ai AFTER INSERT ON docs BEGIN
+    INSERT INTO docs_fts4(docid, title, body) VALUES (new.rowid, new.title, new.body);
+  END;
   CREATE VIRTUAL TABLE notes_fts USING fts5(text);
   INSERT INTO docs (id, title, body, updated_at) VALUES
     (1, 'apple pie', 'sweet crust', 10), (2, 'banana bread', 'moist loaf', 10), (3, 'cherry tart', 'sour filling', 10);
@@ -104,6 +113,13 @@ TEST_F(ReverseApplyTest, ExternalContentFullTextIndexFollowsRowsWrittenBack) {
   EXPECT_EQ(Match(*db, "docs_fts", "cherry"), std::vector<int64_t>{3});
   // rank 1: the index is compared with its content table too.
   Status check = db->Exec("INSERT INTO docs_fts(docs_fts, rank) VALUES ('integrity-check', 1)");
+  EXPECT_TRUE(check.ok()) << check.message();
+  // FTS4 the same way.
+  EXPECT_EQ(Match(*db, "docs_fts4", "durian"), std::vector<int64_t>{4});
+  EXPECT_EQ(Match(*db, "docs_fts4", "crumble"), std::vector<int64_t>{1});
+  EXPECT_EQ(Match(*db, "docs_fts4", "pie"), std::vector<int64_t>{});
+  EXPECT_EQ(Match(*db, "docs_fts4", "banana"), std::vector<int64_t>{});
+  check = db->Exec("INSERT INTO docs_fts4(docs_fts4) VALUES ('integrity-check')");
   EXPECT_TRUE(check.ok()) << check.message();
   // The app's triggers did not fire a second time: SQLite holds PostgreSQL's values.
   auto pg = app_.Exec("SELECT id, updated_at FROM docs ORDER BY id");
