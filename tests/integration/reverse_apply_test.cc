@@ -261,6 +261,30 @@ TEST_F(ReverseApplyTest, NullableColumnAddedInPostgresIsFollowed) {
   EXPECT_EQ(*db->QueryText("SELECT note FROM items WHERE id = 2"), "again");
 }
 
+// After a rollback the column is part of the move: the forward stream maps
+// the app's SQLite writes to it.
+TEST_F(ReverseApplyTest, FollowedColumnSurvivesARollback) {
+  CutOver(kItems);
+  if (HasFatalFailure()) return;
+  AppRuns("ALTER TABLE items ADD COLUMN note text");
+  AppRuns("UPDATE items SET note = 'from pg' WHERE id = 1");
+  RunResult r = RunSlipway({"rollback", "--source", db_, "--target", target_, "--flip-file", dir_ + "/app.env",
+                            "--flip-key", "DATABASE_URL", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  {
+    auto db = Db::Open(db_, Db::Mode::kReadWrite);
+    ASSERT_TRUE(db.ok());
+    EXPECT_EQ(*db->QueryText("SELECT note FROM items WHERE id = 1"), "from pg");
+    Status w = db->Exec("UPDATE items SET note = 'from sqlite' WHERE id = 2");
+    ASSERT_TRUE(w.ok()) << "SQLite is the app's database again: " << w.message();
+  }
+  RunResult fwd = StreamBack();
+  ASSERT_EQ(fwd.exit_code, 0) << fwd.err;
+  auto note = app_.Exec("SELECT note FROM items WHERE id = 2");
+  ASSERT_TRUE(note.ok());
+  EXPECT_EQ(note->Str(0, 0), "from sqlite");
+}
+
 TEST_F(ReverseApplyTest, OtherSchemaChangesInPostgresStopTheStream) {
   CutOver(kItems);
   if (HasFatalFailure()) return;
