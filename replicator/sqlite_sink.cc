@@ -158,6 +158,8 @@ Status SqliteSink::Begin() {
 }
 
 Status SqliteSink::Refused(const Table& t, const RowCursor& row, const Status& s) {
+  // Busy or I/O: not the row's fault; the caller retries or stops as usual.
+  if (s.code() != Code::kConflict) return s.Annotate("table " + t.tm->source + ": writing back a row");
   std::string key;
   for (size_t i = 0; i < t.key_pos.size(); ++i) {
     key += (i ? ", " : "") + (t.sql.rowid_keyed ? std::string("rowid") : t.tm->key_source[i]) + "=" +
@@ -219,7 +221,7 @@ Status SqliteSink::Refused(const Table& t, const RowCursor& row, const Status& s
   }
   msg += ". The stream stops here and drops nothing: change the row in PostgreSQL so SQLite accepts it (or undo it), "
          "then start the stream again";
-  return Status(s.code() == Code::kRetryable ? Code::kRetryable : Code::kBlocked, msg);
+  return Status(Code::kBlocked, msg);
 }
 
 Status SqliteSink::InsertRows(const Table& t, RowCursor& rows, bool index_fts, RoundStats* stats) {
