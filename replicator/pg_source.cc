@@ -1,5 +1,7 @@
 #include "replicator/pg_source.h"
 
+#include <set>
+#include <tuple>
 #include <vector>
 
 #include "schema/reverse_codec.h"
@@ -90,7 +92,7 @@ std::string SelectColumns(const TableSql& sql) {
 }  // namespace
 
 PgChangelogSource::PgChangelogSource(PgConn& pg, const schema::Plan& plan, const std::map<std::string, int>& tids)
-    : pg_(pg) {
+    : pg_(pg), pg_schema_(plan.options.pg_schema) {
   for (const auto& tm : plan.tables) {
     auto it = tids.find(tm.source);
     if (it == tids.end()) continue;
@@ -166,6 +168,78 @@ Result<std::unique_ptr<RowCursor>> PgChangelogSource::AllRows(int tid) {
   ASSIGN_OR_RETURN(const Table* t, Find(tid));
   ASSIGN_OR_RETURN(PgResult r, pg_.Exec(SelectColumns(t->sql) + " FROM " + t->sql.pg_table));
   return std::unique_ptr<RowCursor>(std::make_unique<PgRowsCursor>(std::move(r), *t, /*key=*/false));
+}
+
+Result<PgChangelogSource::SchemaDrift> PgChangelogSource::CheckSchema() {
+  // pg_class.xmin is a 32-bit xid: widened to the full id (the epoch of the
+  // newest id, one epoch less when it would lie past it) to ask whether the
+  // cutover's snapshot sees the transaction that last wrote the catalog row.
+  // ALTER TABLE and CREATE TABLE write it; VACUUM and ANALYZE update it in
+  // place and do not.
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      pg_.ExecParams(
+          "WITH s AS (SELECT reverse_start::pg_snapshot AS xstart, "
+          "pg_snapshot_xmax(pg_current_snapshot())::text::int8 AS xtop FROM slipway.migration), "
+          "w AS (SELECT c.oid, c.relname, s.xstart, (s.xtop - s.xtop % 4294967296) + c.xmin::text::int8 AS xfull, s.xtop "
+          "FROM s, pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+          "WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')) "
+          "SELECT w.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+          "w.xstart IS NULL OR pg_visible_in_snapshot((CASE WHEN w.xfull > w.xtop THEN w.xfull - 4294967296 ELSE w.xfull "
+          "END)::text::xid8, w.xstart) "
+          "FROM w JOIN pg_attribute a ON a.attrelid = w.oid AND a.attnum > 0 AND NOT a.attisdropped "
+          "ORDER BY w.relname, a.attnum",
+          {pg_schema_}));
+  struct PgTable {
+    std::vector<std::tuple<std::string, std::string, bool>> columns;  // name, type, not null
+    bool before_cutover = true;
+  };
+  std::map<std::string, PgTable> now;
+  for (int i = 0; i < r.Rows(); ++i) {
+    PgTable& t = now[r.Str(i, 0)];
+    t.columns.emplace_back(r.Str(i, 1), r.Str(i, 2), r.Get(i, 3) == "t");
+    t.before_cutover = r.Get(i, 4) == "t";
+  }
+  SchemaDrift d;
+  std::set<std::string> replicated;
+  for (const auto& [tid, t] : tables_) {
+    const schema::TableMapping& tm = *t.tm;
+    replicated.insert(tm.target);
+    auto it = now.find(tm.target);
+    if (it == now.end()) {
+      d.changes.push_back("table " + tm.target + " (SQLite " + tm.source + ") was dropped or renamed in PostgreSQL");
+      continue;
+    }
+    std::set<std::string> known;
+    if (tm.key_kind == schema::KeyKind::kRowid) known.insert(schema::kRowidColumn);
+    for (const auto& cm : tm.columns) {
+      if (cm.skip) continue;
+      known.insert(cm.target);
+      const std::tuple<std::string, std::string, bool>* pc = nullptr;
+      for (const auto& c : it->second.columns) {
+        if (std::get<0>(c) == cm.target) pc = &c;
+      }
+      if (pc == nullptr) {
+        d.changes.push_back("column " + tm.target + "." + cm.target + " was dropped or renamed in PostgreSQL");
+        continue;
+      }
+      auto type = schema::PgType::Parse(std::get<1>(*pc));
+      if (!type.ok() || !(*type == cm.type)) {
+        d.changes.push_back("column " + tm.target + "." + cm.target + " changed type in PostgreSQL from " +
+                            cm.type.Sql() + " to " + std::get<1>(*pc));
+      }
+    }
+    for (const auto& [name, type, not_null] : it->second.columns) {
+      if (known.count(name) == 0) d.added.push_back({tid, tm.source, name, type, not_null});
+    }
+  }
+  for (const auto& [name, t] : now) {
+    if (replicated.count(name) == 0 && !t.before_cutover) {
+      d.changes.push_back("table " + name + " was created (or altered) in PostgreSQL after the cutover; the plan "
+                          "does not replicate it, so its rows would not reach SQLite");
+    }
+  }
+  return d;
 }
 
 Result<PgChangelogSource::Lag> PgChangelogSource::Pending(const Position& from) {

@@ -15,6 +15,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "common/pg.h"
 #include "replicator/change_source.h"
@@ -46,6 +47,30 @@ class PgChangelogSource : public ChangeSource {
   // Deletes the changelog rows every snapshot from `applied` on holds.
   Status Prune(const Position& applied);
 
+  // How the replicated tables in PostgreSQL differ from the plan: the app
+  // may change the schema after the cutover. Columns are selected by name,
+  // so a column the plan does not know would be silently left behind.
+  struct AddedColumn {
+    int tid = 0;
+    std::string table;   // the plan's SQLite table
+    std::string column;  // as named in PostgreSQL
+    std::string type;    // format_type() text
+    bool not_null = false;
+  };
+  struct SchemaDrift {
+    std::vector<AddedColumn> added;
+    // Changes the reverse stream cannot follow, each naming table and column:
+    // dropped/renamed/retyped columns, dropped/renamed tables, tables created
+    // (or altered) after the cutover that the plan does not replicate.
+    std::vector<std::string> changes;
+    bool empty() const { return added.empty() && changes.empty(); }
+  };
+  // Reads the catalog (one query over the plan's schema); cheap enough for
+  // once a second. Tables created after the cutover are those whose catalog
+  // row was written by a transaction the cutover's snapshot (reverse_start)
+  // does not see.
+  Result<SchemaDrift> CheckSchema();
+
   struct Table {
     const schema::TableMapping* tm = nullptr;
     TableSql sql;
@@ -56,6 +81,7 @@ class PgChangelogSource : public ChangeSource {
   Result<const Table*> Find(int tid) const;
 
   PgConn& pg_;
+  std::string pg_schema_;
   std::map<int, Table> tables_;
 };
 

@@ -2,9 +2,22 @@
 // The reverse direction assembled: PostgreSQL's changelog (read by
 // transaction-snapshot windows) as the source, the app's SQLite file as the
 // sink, the same state-based Applier between them.
+//
+// Schema changes the app makes in PostgreSQL after the cutover are checked
+// at the first round, then once a second and in every round that applies
+// something (inside its read, before any row is read), and after a round
+// that failed. A nullable column added to a replicated table, of a type with
+// a plain SQLite form, is followed: added to the SQLite table and the table
+// copied whole in the same SQLite transaction, then the plan stored in
+// slipway.migration.plan. Anything else (a dropped, renamed or retyped
+// column, a NOT NULL or date/time column added, a dropped table, a table
+// created after the cutover) stops the round with kSchemaChanged naming
+// table and column: nothing is ever silently left behind.
 // Thread-safety: one per connection pair, on one thread.
 
+#include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "common/pg.h"
@@ -19,31 +32,35 @@ namespace slipway::replicator {
 class ReverseApplier {
  public:
   // REQUIRES: `sqlite` from OpenReverseSinkDb(); `pg` set up by
-  // SetupSession(); all outlive this.
-  ReverseApplier(PgConn& pg, Db& sqlite, const schema::Plan& plan, const std::map<std::string, int>& tids, int cycle)
-      : source_(pg, plan, tids), sink_(sqlite, plan, tids, cycle), applier_(source_, sink_) {}
+  // SetupSession(); both outlive this. The plan is copied: a followed column
+  // changes this copy (and the stored plan), not the caller's.
+  ReverseApplier(PgConn& pg, Db& sqlite, const schema::Plan& plan, const std::map<std::string, int>& tids, int cycle);
 
   // One round: opens a read of PostgreSQL, applies everything committed
   // after `from` and visible in it, and stores its position in SQLite.
   // Returns the new position (== from when nothing was pending).
-  Result<Position> Round(const Position& from, RoundStats* stats) {
-    ASSIGN_OR_RETURN(Position to, source_.BeginRead());
-    struct End {
-      PgChangelogSource& s;
-      ~End() { s.EndRead(); }
-    } end{source_};
-    ASSIGN_OR_RETURN(std::vector<TableTouch> touched, source_.Touched(from, to));
-    if (touched.empty()) return from;
-    ASSIGN_OR_RETURN(*stats, applier_.ApplyRange(from, to));
-    return to;
-  }
+  Result<Position> Round(const Position& from, RoundStats* stats);
 
-  PgChangelogSource& source() { return source_; }
+  PgChangelogSource& source() { return *source_; }
+  const schema::Plan& plan() const { return plan_; }
 
  private:
-  PgChangelogSource source_;
-  SqliteSink sink_;
-  Applier applier_;
+  // Compares the catalog with the plan; follows added columns (for the next
+  // ApplyRange) or fails naming the change.
+  Status CheckSchema();
+  void Build();
+
+  PgConn& pg_;
+  Db& sqlite_;
+  schema::Plan plan_;
+  std::map<std::string, int> tids_;
+  int cycle_;
+  std::unique_ptr<PgChangelogSource> source_;
+  std::unique_ptr<SqliteSink> sink_;
+  std::unique_ptr<Applier> applier_;
+  bool checked_ = false;
+  std::chrono::steady_clock::time_point last_check_;
+  bool store_plan_ = false;  // the plan changed: stored after the round commits
 };
 
 }  // namespace slipway::replicator

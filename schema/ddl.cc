@@ -79,6 +79,28 @@ std::string RewriteExpr(const std::string& expr, const std::map<std::string, std
   return out;
 }
 
+// NOCASE folds the 26 ASCII letters and nothing else; translate() does
+// exactly that (lower() would fold other letters too, by the database's
+// locale) and is immutable, so a unique index on it refuses in PostgreSQL
+// the values a NOCASE unique index refuses in SQLite.
+std::string FoldAsciiCase(const std::string& expr) {
+  return "translate(" + expr + ", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')";
+}
+
+bool IsTextKind(PgKind k) { return k == PgKind::kText || k == PgKind::kVarchar || k == PgKind::kChar; }
+
+// True when a column of the index compares by NOCASE and maps to a text type
+// (the case a folded unique index can carry).
+bool IndexFoldsCase(const Index& ix, const TableMapping& tm) {
+  for (const auto& ic : ix.columns) {
+    if (ic.name.empty() || ic.collation != "NOCASE") continue;
+    for (const auto& c : tm.columns) {
+      if (!c.skip && Lower(c.source) == Lower(ic.name) && IsTextKind(c.type.kind)) return true;
+    }
+  }
+  return false;
+}
+
 std::string ColumnList(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& n : names) out += (out.empty() ? "" : ", ") + QuotePgIdent(n);
@@ -98,8 +120,10 @@ std::vector<DdlStatement> GenerateDdl(const SourceSchema& schema, const Plan& pl
     if (t == nullptr) continue;
     const std::string qtable = pg_schema + "." + QuotePgIdent(tm.target);
     std::map<std::string, std::string> colmap;  // lower(SQLite name) -> PostgreSQL name
+    std::map<std::string, PgKind> kinds;        // lower(SQLite name) -> PostgreSQL type kind
     for (const auto& c : tm.columns) {
       if (!c.skip) colmap[Lower(c.source)] = c.target;
+      if (!c.skip) kinds[Lower(c.source)] = c.type.kind;
     }
 
     // CREATE TABLE with the primary key.
@@ -130,8 +154,11 @@ std::vector<DdlStatement> GenerateDdl(const SourceSchema& schema, const Plan& pl
     // Indexes: unique ones first (foreign keys may need them), then the rest.
     for (int pass = 0; pass < 2; ++pass) {
       for (const auto& ix : t->indexes) {
-        if (ix.origin == IndexOrigin::kPrimaryKey) continue;
         if (ix.unique != (pass == 0)) continue;
+        // A key with a NOCASE column is unique case-insensitively in SQLite:
+        // the primary key (built above) gets a folded unique index beside it.
+        const bool pk_nocase = ix.origin == IndexOrigin::kPrimaryKey && IndexFoldsCase(ix, tm);
+        if (ix.origin == IndexOrigin::kPrimaryKey && !pk_nocase) continue;
         std::string terms;
         bool ok = true;
         for (const auto& ic : ix.columns) {
@@ -143,6 +170,9 @@ std::vector<DdlStatement> GenerateDdl(const SourceSchema& schema, const Plan& pl
               break;
             }
             term = QuotePgIdent(it->second);
+            if (ix.unique && ic.collation == "NOCASE" && IsTextKind(kinds[Lower(ic.name)])) {
+              term = "(" + FoldAsciiCase(term) + ")";
+            }
           } else {
             term = "(" + RewriteExpr(ic.expr, colmap) + ")";
           }
@@ -150,12 +180,16 @@ std::vector<DdlStatement> GenerateDdl(const SourceSchema& schema, const Plan& pl
           terms += (terms.empty() ? "" : ", ") + term;
         }
         if (!ok || terms.empty()) continue;  // an index on a skipped column
-        std::string base = PgName(ix.name.rfind("sqlite_autoindex_", 0) == 0 ? tm.target + "_unique" : ix.name,
+        std::string base = PgName(pk_nocase                                     ? tm.target + "_pkey_nocase"
+                                  : ix.name.rfind("sqlite_autoindex_", 0) == 0 ? tm.target + "_unique"
+                                                                               : ix.name,
                                   plan.options.names);
         std::string name = relations.Unique(base, "index " + ix.name);
         std::string isql = std::string("CREATE ") + (ix.unique ? "UNIQUE " : "") + "INDEX " + QuotePgIdent(name) +
                            " ON " + qtable + " (" + terms + ")";
         if (ix.partial && !ix.where_sql.empty()) isql += " WHERE " + RewriteExpr(ix.where_sql, colmap);
+        // A folded term is built from a column alone with an immutable
+        // function: PostgreSQL accepts it wherever it accepts the column.
         bool plain = ix.where_sql.empty();
         for (const auto& ic : ix.columns) plain = plain && !ic.name.empty();
         out.push_back({DdlPhase::kPostData, ix.unique ? "unique index" : "index", tm.source, ix.name, isql, name,
@@ -228,6 +262,48 @@ std::vector<DdlStatement> GenerateDdl(const SourceSchema& schema, const Plan& pl
       std::string csql = "ALTER TABLE " + qtable + " ADD CONSTRAINT " + QuotePgIdent(cname) + " CHECK (" +
                          RewriteExpr(ck.expr, colmap) + ")";
       out.push_back({DdlPhase::kPostData, "check", tm.source, ck.name, csql, cname, true, false});
+    }
+  }
+  return out;
+}
+
+std::vector<Note> RollbackRiskNotes(const SourceSchema& schema, const Plan& plan) {
+  std::vector<Note> out;
+  auto risk = [&](const std::string& table, const std::string& what) {
+    Note n;
+    n.severity = Severity::kWarning;
+    n.table = table;
+    n.message = what +
+                ": SQLite enforces it and PostgreSQL will not, a rollback risk (after the cutover PostgreSQL accepts "
+                "rows SQLite refuses, and the reverse stream stops at the first such row, naming it)";
+    out.push_back(std::move(n));
+  };
+  for (const auto& tm : plan.tables) {
+    const Table* t = schema.FindTable(tm.source);
+    if (t == nullptr) continue;
+    std::map<std::string, const ColumnMapping*> cols;
+    for (const auto& c : tm.columns) cols[Lower(c.source)] = &c;
+    for (const auto& ix : t->indexes) {
+      if (!ix.unique) continue;
+      const std::string what = ix.origin == IndexOrigin::kPrimaryKey ? "primary key" : "unique index " + ix.name;
+      for (const auto& ic : ix.columns) {
+        auto it = cols.find(Lower(ic.name));
+        const ColumnMapping* cm = it == cols.end() ? nullptr : it->second;
+        if (!ic.name.empty() && (cm == nullptr || cm->skip)) {
+          risk(tm.source, what + " covers column " + ic.name + ", which is not migrated");
+        } else if (ic.collation == "NOCASE" && (ic.name.empty() || !IsTextKind(cm->type.kind))) {
+          risk(tm.source, what + " compares " + (ic.name.empty() ? ic.expr : ic.name) +
+                              " by NOCASE, which a folded index carries only for a text column");
+        } else if (!ic.collation.empty() && ic.collation != "NOCASE") {
+          risk(tm.source, what + " compares " + (ic.name.empty() ? ic.expr : ic.name) + " by COLLATE " + ic.collation);
+        }
+      }
+    }
+    for (const auto& ck : t->checks) {
+      auto it = cols.find(Lower(ck.column));
+      if (!ck.column.empty() && (it == cols.end() || it->second->skip)) {
+        risk(tm.source, "CHECK (" + ck.expr + ") on column " + ck.column + ", which is not migrated");
+      }
     }
   }
   return out;

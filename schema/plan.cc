@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "schema/defaults.h"
+#include "schema/fts.h"
 #include "schema/identifiers.h"
 
 namespace slipway::schema {
@@ -228,7 +229,33 @@ Result<Plan> BuildPlan(Db& db, const SourceSchema& schema, const MapOptions& opt
   if (plan.tables.empty()) {
     plan.notes.push_back(TableNote(Severity::kWarning, "", "no table selected: nothing to migrate"));
   }
+  // Full-text indexes stay in SQLite; after the cutover the app's rows change
+  // in PostgreSQL, and the reverse stream writes them back with triggers off.
+  for (const auto& t : schema.tables) {
+    if (t.kind != TableKind::kVirtual || IsSlipwayTable(t.name)) continue;
+    std::optional<FtsTable> fts = ParseFts(t.name, t.sql);
+    if (!fts) continue;
+    const TableMapping* content = fts->external() ? plan.FindTable(*fts->content) : nullptr;
+    if (content != nullptr) {
+      plan.notes.push_back(TableNote(Severity::kInfo, t.name,
+                                     "full-text index of " + content->source +
+                                         " (external content): the reverse stream keeps it in step with the rows "
+                                         "it writes back"));
+    } else {
+      const std::string refill =
+          fts->external() ? "INSERT INTO \"" + t.name + "\"(\"" + t.name + "\") VALUES('rebuild')"
+                          : "delete its rows and fill it again from its source table, as the app's triggers do";
+      plan.notes.push_back(TableNote(Severity::kWarning, t.name,
+                                     std::string("full-text index (") +
+                                         (fts->external() ? "external content, its table not migrated"
+                                          : fts->content  ? "contentless"
+                                                          : "internal content") +
+                                         ") is not kept in step with rows changed in PostgreSQL after the cutover: "
+                                         "after a rollback, " + refill));
+    }
+  }
   plan.ddl = GenerateDdl(schema, plan);
+  for (auto& n : RollbackRiskNotes(schema, plan)) plan.notes.push_back(std::move(n));
   return plan;
 }
 

@@ -59,6 +59,12 @@ Result<Plan> BuildPlan(Db& db, const SourceSchema& schema, const MapOptions& opt
 // The CREATE TABLE for a mapped table (pre-data), and the post-data DDL.
 std::vector<DdlStatement> GenerateDdl(const SourceSchema& schema, const Plan& plan);
 
+// Unique indexes and CHECKs of the plan's tables that the DDL cannot carry
+// (a collation PostgreSQL has no equivalent for, a skipped column): each a
+// rollback risk, as a warning note. Statements PostgreSQL rejects are noted
+// by ValidateDdl().
+std::vector<Note> RollbackRiskNotes(const SourceSchema& schema, const Plan& plan);
+
 // All DDL as one script (dropped statements left out, as comments).
 std::string RenderDdl(const Plan& plan);
 

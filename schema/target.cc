@@ -85,7 +85,11 @@ Status ValidateDdl(PgConn& conn, Plan* plan) {
         d.dropped = true;
         plan->notes.push_back(PlanNote(Severity::kWarning, d.table, "",
                                        d.kind + (d.name.empty() ? "" : " " + d.name) +
-                                           " not migrated: PostgreSQL rejects it (" + err + ")"));
+                                           " not migrated: PostgreSQL rejects it (" + err + ")" +
+                                           (d.kind == "unique index" || d.kind == "check"
+                                                ? "; a rollback risk: after the cutover PostgreSQL accepts rows "
+                                                  "SQLite refuses, and the reverse stream stops at the first one"
+                                                : "")));
       } else {
         plan->notes.push_back(PlanNote(Severity::kBlocking, d.table, "", "PostgreSQL rejects the " + d.kind + ": " + err));
       }

@@ -1,0 +1,320 @@
+// The reverse stream after a cutover, beyond rows: the app's full-text
+// indexes kept in step, constraints SQLite enforces carried into PostgreSQL
+// (or the stream stopping at a row SQLite refuses, naming it), and schema
+// changes made in PostgreSQL followed or stopped at. Real SQLite files, the
+// real binary, the harness's PostgreSQL.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/pg.h"
+#include "common/sqlite.h"
+#include "tests/harness/sqlite_fixture.h"
+#include "tests/harness/test_env.h"
+
+namespace slipway::testing {
+namespace {
+
+constexpr int kBlockedExit = 3;
+constexpr int kSchemaChangedExit = 9;
+
+class ReverseApplyTest : public TargetTest {
+ protected:
+  // Builds the app's file, snapshots it and cuts over: the app writes to
+  // PostgreSQL from here on.
+  void CutOver(const std::string& sql) {
+    db_ = MakeSqlite(dir_, "app.db", "PRAGMA journal_mode=WAL;\n" + sql);
+    RunResult s = RunSlipway({"snapshot", "--source", db_, "--target", target_});
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    const std::string env = dir_ + "/app.env";
+    std::ofstream(env) << "DATABASE_URL=sqlite://" << db_ << "\n";
+    RunResult c = RunSlipway({"cutover", "--source", db_, "--target", target_, "--flip-file", env, "--flip-key",
+                              "DATABASE_URL", "--json"});
+    ASSERT_EQ(c.exit_code, 0) << c.err;
+    auto pg = PgConn::Connect(target_);
+    ASSERT_TRUE(pg.ok());
+    app_ = std::move(*pg);
+  }
+  // The app's write to PostgreSQL (not slipway's: captured).
+  void AppRuns(const std::string& sql) {
+    Status s = app_.Run(sql);
+    ASSERT_TRUE(s.ok()) << sql << ": " << s.message();
+  }
+  RunResult StreamBack() { return RunSlipway({"stream", "--source", db_, "--target", target_, "--until-caught-up"}); }
+  // Rowids of the full-text index's matches, in order.
+  std::vector<int64_t> Match(Db& db, const std::string& table, const std::string& query) {
+    std::vector<int64_t> out;
+    auto st = db.Prepare("SELECT rowid FROM \"" + table + "\" WHERE \"" + table + "\" MATCH ?1 ORDER BY rowid");
+    EXPECT_TRUE(st.ok()) << st.status().message();
+    if (!st.ok()) return out;
+    st->Bind(1, std::string_view(query));
+    while (true) {
+      auto row = st->Step();
+      EXPECT_TRUE(row.ok()) << row.status().message();
+      if (!row.ok() || !*row) break;
+      out.push_back(st->Int(0));
+    }
+    return out;
+  }
+
+  std::string db_;
+  PgConn app_;
+};
+
+constexpr const char* kDocs = R"sql(
+  CREATE TABLE docs (id INTEGER PRIMARY KEY, title TEXT NOT NULL, body TEXT NOT NULL, updated_at INTEGER);
+  CREATE VIRTUAL TABLE docs_fts USING fts5(title, body, content='docs', content_rowid='id');
+  CREATE TRIGGER docs_ai AFTER INSERT ON docs BEGIN
+    INSERT INTO docs_fts(rowid, title, body) VALUES (new.id, new.title, new.body);
+  END;
+  CREATE TRIGGER docs_ad AFTER DELETE ON docs BEGIN
+    INSERT INTO docs_fts(docs_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body);
+  END;
+  CREATE TRIGGER docs_au AFTER UPDATE ON docs BEGIN
+    INSERT INTO docs_fts(docs_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body);
+    INSERT INTO docs_fts(rowid, title, body) VALUES (new.id, new.title, new.body);
+  END;
+  CREATE TRIGGER docs_touch AFTER UPDATE OF title, body ON docs BEGIN
+    UPDATE docs SET updated_at = 999 WHERE id = new.id;
+  END;
+  CREATE VIRTUAL TABLE docs_fts4 USING fts4(content="docs", title, body);
+  CREATE TRIGGER docs4_bu BEFORE UPDATE ON docs BEGIN DELETE FROM docs_fts4 WHERE docid = old.rowid; END;
+  CREATE TRIGGER docs4_bd BEFORE DELETE ON docs BEGIN DELETE FROM docs_fts4 WHERE docid = old.rowid; END;
+  CREATE TRIGGER docs4_au AFTER UPDATE ON docs BEGIN
+    INSERT INTO docs_fts4(docid, title, body) VALUES (new.rowid, new.title, new.body);
+  END;
+  CREATE TRIGGER docs4_ai AFTER INSERT ON docs BEGIN
+    INSERT INTO docs_fts4(docid, title, body) VALUES (new.rowid, new.title, new.body);
+  END;
+  CREATE VIRTUAL TABLE notes_fts USING fts5(text);
+  INSERT INTO docs (id, title, body, updated_at) VALUES
+    (1, 'apple pie', 'sweet crust', 10), (2, 'banana bread', 'moist loaf', 10), (3, 'cherry tart', 'sour filling', 10);
+)sql";
+
+TEST_F(ReverseApplyTest, ExternalContentFullTextIndexFollowsRowsWrittenBack) {
+  CutOver(kDocs);
+  if (HasFatalFailure()) return;
+  AppRuns("INSERT INTO docs (id, title, body, updated_at) VALUES (4, 'durian smoothie', 'creamy', 42)");
+  AppRuns("UPDATE docs SET title = 'apple crumble', updated_at = 43 WHERE id = 1");
+  AppRuns("DELETE FROM docs WHERE id = 2");
+  RunResult back = StreamBack();
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_NE(back.err.find("notes_fts"), std::string::npos) << "an index the sink cannot keep is named: " << back.err;
+
+  auto db = Db::Open(db_, Db::Mode::kReadWrite);
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(Match(*db, "docs_fts", "durian"), std::vector<int64_t>{4});
+  EXPECT_EQ(Match(*db, "docs_fts", "crumble"), std::vector<int64_t>{1});
+  EXPECT_EQ(Match(*db, "docs_fts", "pie"), std::vector<int64_t>{}) << "the old title is out of the index";
+  EXPECT_EQ(Match(*db, "docs_fts", "banana"), std::vector<int64_t>{}) << "the deleted row is out of the index";
+  EXPECT_EQ(Match(*db, "docs_fts", "cherry"), std::vector<int64_t>{3});
+  // rank 1: the index is compared with its content table too.
+  Status check = db->Exec("INSERT INTO docs_fts(docs_fts, rank) VALUES ('integrity-check', 1)");
+  EXPECT_TRUE(check.ok()) << check.message();
+  // FTS4 the same way.
+  EXPECT_EQ(Match(*db, "docs_fts4", "durian"), std::vector<int64_t>{4});
+  EXPECT_EQ(Match(*db, "docs_fts4", "crumble"), std::vector<int64_t>{1});
+  EXPECT_EQ(Match(*db, "docs_fts4", "pie"), std::vector<int64_t>{});
+  EXPECT_EQ(Match(*db, "docs_fts4", "banana"), std::vector<int64_t>{});
+  check = db->Exec("INSERT INTO docs_fts4(docs_fts4) VALUES ('integrity-check')");
+  EXPECT_TRUE(check.ok()) << check.message();
+  // The app's triggers did not fire a second time: SQLite holds PostgreSQL's values.
+  auto pg = app_.Exec("SELECT id, updated_at FROM docs ORDER BY id");
+  ASSERT_TRUE(pg.ok());
+  auto st = db->Prepare("SELECT id, updated_at FROM docs ORDER BY id");
+  ASSERT_TRUE(st.ok());
+  int rows = 0;
+  for (; *st->Step(); ++rows) {
+    ASSERT_LT(rows, pg->Rows());
+    EXPECT_EQ(std::to_string(st->Int(0)), pg->Str(rows, 0));
+    EXPECT_EQ(std::to_string(st->Int(1)), pg->Str(rows, 1)) << "id " << st->Int(0);
+  }
+  EXPECT_EQ(rows, pg->Rows());
+}
+
+TEST_F(ReverseApplyTest, PlanNamesFullTextIndexesItCannotKeep) {
+  std::string db = MakeSqlite(dir_, "plan.db", kDocs);
+  RunResult r = RunSlipway({"plan", "--source", db, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  bool kept = false, not_kept = false;
+  for (const auto& n : j["notes"]) {
+    const std::string m = n["message"];
+    kept = kept || (n["table"] == "docs_fts" && m.find("keeps it in step") != std::string::npos);
+    not_kept = not_kept || (n["table"] == "notes_fts" && m.find("not kept in step") != std::string::npos &&
+                            n["severity"] == "warning");
+  }
+  EXPECT_TRUE(kept) << j["notes"].dump(1);
+  EXPECT_TRUE(not_kept) << j["notes"].dump(1);
+}
+
+TEST_F(ReverseApplyTest, NocaseUniqueIsEnforcedByPostgres) {
+  const std::string sql = R"sql(
+    CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT COLLATE NOCASE UNIQUE, name TEXT);
+    INSERT INTO users VALUES (1, 'a@x', 'ann');
+  )sql";
+  std::string plan_db = MakeSqlite(dir_, "plan.db", sql);
+  RunResult ddl = RunSlipway({"plan", "--source", plan_db, "--target", target_, "--ddl"});
+  ASSERT_EQ(ddl.exit_code, 0) << ddl.err;
+  EXPECT_NE(ddl.out.find("CREATE UNIQUE INDEX \"users_unique\" ON \"public\".\"users\" ((translate(\"email\", "
+                         "'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')))"),
+            std::string::npos)
+      << ddl.out;
+
+  CutOver(sql);
+  if (HasFatalFailure()) return;
+  Status clash = app_.Run("INSERT INTO users VALUES (2, 'A@X', 'bob')");
+  EXPECT_FALSE(clash.ok()) << "PostgreSQL refuses what SQLite's NOCASE unique index refuses";
+  EXPECT_NE(clash.message().find("duplicate key"), std::string::npos) << clash.message();
+  // Only ASCII folds, as in SQLite: other values go in.
+  AppRuns("INSERT INTO users VALUES (3, 'b@x', 'bea')");
+  AppRuns("INSERT INTO users VALUES (4, 'É@x', 'eve'), (5, 'é@x', 'eli')");
+  RunResult back = StreamBack();
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  auto db = Db::Open(db_, Db::Mode::kReadOnly);
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(*db->QueryInt("SELECT count(*) FROM users"), 4);
+}
+
+TEST_F(ReverseApplyTest, RowSqliteRefusesStopsTheStreamNamingIt) {
+  const std::string sql = R"sql(
+    CREATE TABLE items (id INTEGER PRIMARY KEY, tag TEXT COLLATE RTRIM UNIQUE,
+                        code TEXT, CONSTRAINT no_dash CHECK (instr(code, '-') = 0));
+    INSERT INTO items VALUES (1, 'red', 'a1');
+  )sql";
+  std::string plan_db = MakeSqlite(dir_, "plan.db", sql);
+  RunResult plan = RunSlipway({"plan", "--source", plan_db, "--target", target_, "--json"});
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  nlohmann::json j = nlohmann::json::parse(plan.out);
+  bool rtrim = false, check = false;
+  for (const auto& n : j["notes"]) {
+    const std::string m = n["message"];
+    rtrim = rtrim || (m.find("RTRIM") != std::string::npos && m.find("rollback risk") != std::string::npos);
+    check = check || (m.find("no_dash") != std::string::npos && m.find("rollback risk") != std::string::npos);
+  }
+  EXPECT_TRUE(rtrim) << j["notes"].dump(1);
+  EXPECT_TRUE(check) << j["notes"].dump(1);
+
+  CutOver(sql);
+  if (HasFatalFailure()) return;
+  // PostgreSQL compares 'red ' and 'red' as different; SQLite's RTRIM does not.
+  AppRuns("INSERT INTO items VALUES (2, 'red ', 'a2')");
+  RunResult back = StreamBack();
+  EXPECT_EQ(back.exit_code, kBlockedExit) << back.err;
+  EXPECT_NE(back.err.find("table items, key id=2"), std::string::npos) << back.err;
+  EXPECT_NE(back.err.find("UNIQUE (tag)"), std::string::npos) << back.err;
+  EXPECT_NE(back.err.find("already held by the row id=1"), std::string::npos) << back.err;
+  // Fixed in PostgreSQL, the stream goes on; then a CHECK PostgreSQL could not carry.
+  AppRuns("UPDATE items SET tag = 'blue' WHERE id = 2");
+  AppRuns("INSERT INTO items VALUES (3, 'green', 'a-3')");
+  back = StreamBack();
+  EXPECT_EQ(back.exit_code, kBlockedExit) << back.err;
+  EXPECT_NE(back.err.find("table items, key id=3"), std::string::npos) << back.err;
+  EXPECT_NE(back.err.find("no_dash"), std::string::npos) << back.err;
+  // Nothing was dropped: the round that stopped wrote nothing, and once the
+  // row is fixed every row arrives.
+  AppRuns("UPDATE items SET code = 'a3' WHERE id = 3");
+  back = StreamBack();
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  auto db = Db::Open(db_, Db::Mode::kReadOnly);
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(*db->QueryText("SELECT group_concat(id || ':' || tag || ':' || code, ' ') FROM (SELECT * FROM items "
+                           "ORDER BY id)"),
+            "1:red:a1 2:blue:a2 3:green:a3");
+}
+
+constexpr const char* kItems = R"sql(
+  CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, qty INTEGER);
+  INSERT INTO items VALUES (1, 'one', 1), (2, 'two', 2);
+)sql";
+
+TEST_F(ReverseApplyTest, NullableColumnAddedInPostgresIsFollowed) {
+  CutOver(kItems);
+  if (HasFatalFailure()) return;
+  AppRuns("ALTER TABLE items ADD COLUMN note text");
+  AppRuns("UPDATE items SET note = 'hello' WHERE id = 1");
+  // A default fills existing rows without touching them: no change captured.
+  AppRuns("ALTER TABLE items ADD COLUMN rating integer DEFAULT 5");
+  AppRuns("INSERT INTO items (id, name, qty, note, rating) VALUES (3, 'three', 3, 'new', 7)");
+  RunResult back = StreamBack();
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  auto db = Db::Open(db_, Db::Mode::kReadOnly);
+  ASSERT_TRUE(db.ok());
+  auto rows = db->QueryText("SELECT group_concat(id || ':' || coalesce(note, '-') || ':' || rating, ' ') FROM "
+                            "(SELECT * FROM items ORDER BY id)");
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  EXPECT_EQ(rows->value_or(""), "1:hello:5 2:-:5 3:new:7");
+  // The stored plan has the columns: the forward direction maps them after a rollback.
+  auto plan = app_.Exec("SELECT plan::text FROM slipway.migration");
+  ASSERT_TRUE(plan.ok());
+  nlohmann::json p = nlohmann::json::parse(plan->Str(0, 0));
+  std::vector<std::string> cols;
+  for (const auto& c : p["source_columns"]["items"]) cols.push_back(c[0]);
+  EXPECT_EQ(cols, (std::vector<std::string>{"id", "name", "qty", "note", "rating"}));
+  // Later writes to the new column keep arriving.
+  AppRuns("UPDATE items SET note = 'again' WHERE id = 2");
+  back = StreamBack();
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_EQ(*db->QueryText("SELECT note FROM items WHERE id = 2"), "again");
+}
+
+// After a rollback the column is part of the move: the forward stream maps
+// the app's SQLite writes to it.
+TEST_F(ReverseApplyTest, FollowedColumnSurvivesARollback) {
+  CutOver(kItems);
+  if (HasFatalFailure()) return;
+  AppRuns("ALTER TABLE items ADD COLUMN note text");
+  AppRuns("UPDATE items SET note = 'from pg' WHERE id = 1");
+  RunResult r = RunSlipway({"rollback", "--source", db_, "--target", target_, "--flip-file", dir_ + "/app.env",
+                            "--flip-key", "DATABASE_URL", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  {
+    auto db = Db::Open(db_, Db::Mode::kReadWrite);
+    ASSERT_TRUE(db.ok());
+    EXPECT_EQ(*db->QueryText("SELECT note FROM items WHERE id = 1"), "from pg");
+    Status w = db->Exec("UPDATE items SET note = 'from sqlite' WHERE id = 2");
+    ASSERT_TRUE(w.ok()) << "SQLite is the app's database again: " << w.message();
+  }
+  RunResult fwd = StreamBack();
+  ASSERT_EQ(fwd.exit_code, 0) << fwd.err;
+  auto note = app_.Exec("SELECT note FROM items WHERE id = 2");
+  ASSERT_TRUE(note.ok());
+  EXPECT_EQ(note->Str(0, 0), "from sqlite");
+}
+
+TEST_F(ReverseApplyTest, OtherSchemaChangesInPostgresStopTheStream) {
+  CutOver(kItems);
+  if (HasFatalFailure()) return;
+  AppRuns("ALTER TABLE items ALTER COLUMN name TYPE varchar(20)");
+  RunResult back = StreamBack();
+  EXPECT_EQ(back.exit_code, kSchemaChangedExit) << back.err;
+  EXPECT_NE(back.err.find("column items.name changed type"), std::string::npos) << back.err;
+
+  AppRuns("ALTER TABLE items ALTER COLUMN name TYPE text");  // as it was
+  AppRuns("ALTER TABLE items ADD COLUMN code text NOT NULL DEFAULT 'x'");
+  back = StreamBack();
+  EXPECT_EQ(back.exit_code, kSchemaChangedExit) << back.err;
+  EXPECT_NE(back.err.find("column items.code (text) was added NOT NULL"), std::string::npos) << back.err;
+
+  AppRuns("ALTER TABLE items DROP COLUMN code");
+  AppRuns("CREATE TABLE audit_log (id bigint PRIMARY KEY, what text)");
+  back = StreamBack();
+  EXPECT_EQ(back.exit_code, kSchemaChangedExit) << back.err;
+  EXPECT_NE(back.err.find("table audit_log was created"), std::string::npos) << back.err;
+
+  AppRuns("DROP TABLE audit_log");
+  AppRuns("INSERT INTO items VALUES (3, 'three', 3)");
+  back = StreamBack();
+  ASSERT_EQ(back.exit_code, 0) << "undone in PostgreSQL, the stream goes on: " << back.err;
+
+  AppRuns("ALTER TABLE items DROP COLUMN qty");
+  back = StreamBack();
+  EXPECT_EQ(back.exit_code, kSchemaChangedExit) << back.err;
+  EXPECT_NE(back.err.find("column items.qty was dropped or renamed"), std::string::npos) << back.err;
+}
+
+}  // namespace
+}  // namespace slipway::testing
