@@ -69,3 +69,8 @@ ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS reverse_start text;
 -- same random token as the SQLite file's _slipway_meta 'history', renewed on
 -- both sides whenever an applier attaches.
 ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS history text;
+-- The source's schema cookie and schema text hash the target last applied
+-- under (replicator/schema_stamp.h): a cookie that moved with the schema text
+-- unchanged means a VACUUM may have renumbered rowids.
+ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS source_schema_version bigint;
+ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS source_schema_hash text;
