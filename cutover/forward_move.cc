@@ -3,7 +3,9 @@
 // fence is reject-every-write triggers committed by that same transaction;
 // PostgreSQL opens when its guard is lifted, in the transaction that arms
 // reverse capture.
+#include <algorithm>
 #include <chrono>
+#include <set>
 
 #include "common/failpoint.h"
 #include "common/log.h"
@@ -14,6 +16,7 @@
 #include "replicator/forward_applier.h"
 #include "replicator/guard.h"
 #include "replicator/pg_capture.h"
+#include "replicator/schema_stamp.h"
 #include "replicator/snapshot.h"
 #include "replicator/sqlite_source.h"
 
@@ -83,11 +86,18 @@ class ForwardMove : public Move {
       (void)c_.db.Exec("COMMIT");
       return newest.status();
     }
-    if (*newest > applied_) {
-      auto r = applier_->ApplyRange(applied_, *newest);
+    // A VACUUM since the target last applied: rowid tables copied whole.
+    auto renumbered = renumber_.Check(c_.db, c_.pg, c_.plan, c_.tids);
+    if (!renumbered.ok()) {
+      (void)c_.db.Exec("COMMIT");
+      return renumbered.status();
+    }
+    applier_->Resync(*renumbered);
+    if (*newest > applied_ || applier_->has_resync()) {
+      auto r = applier_->ApplyRange(applied_, std::max(*newest, applied_));
       (void)c_.db.Exec("COMMIT");
       if (!r.ok()) return r.status();
-      applied_ = *newest;
+      applied_ = std::max(*newest, applied_);
     } else {
       (void)c_.db.Exec("COMMIT");
     }
@@ -112,10 +122,12 @@ class ForwardMove : public Move {
 
   Result<int64_t> Drain() override {
     ASSIGN_OR_RETURN(const int64_t final_seq, replicator::NewestChangelogSeq(c_.db));
-    if (final_seq > applied_) {
-      ASSIGN_OR_RETURN(auto rs, applier_->ApplyRange(applied_, final_seq));
+    ASSIGN_OR_RETURN(std::set<int> renumbered, renumber_.Check(c_.db, c_.pg, c_.plan, c_.tids));
+    applier_->Resync(renumbered);
+    if (final_seq > applied_ || applier_->has_resync()) {
+      ASSIGN_OR_RETURN(auto rs, applier_->ApplyRange(applied_, std::max(final_seq, applied_)));
       (void)rs;
-      applied_ = final_seq;
+      applied_ = std::max(final_seq, applied_);
     }
     return final_seq;
   }
@@ -248,6 +260,7 @@ class ForwardMove : public Move {
 
   MoveContext c_;
   std::unique_ptr<replicator::ForwardApplier> applier_;
+  replicator::RenumberCheck renumber_;
   int64_t applied_ = 0;
   int64_t verified_seq_ = 0;
   bool locked_ = false;

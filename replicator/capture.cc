@@ -116,6 +116,8 @@ Result<CaptureInfo> InstallCapture(Db& db, const schema::SourceSchema& schema, c
     (void)db.Exec("ROLLBACK");
     return s;
   };
+  auto before = ReadSchemaStamp(db);
+  if (!before.ok()) return rollback(before.status());
   Status s = db.Exec(sql::sqlite_control);
   if (!s.ok()) return rollback(s.Annotate("create control tables"));
   auto id = db.QueryText("SELECT value FROM _slipway_meta WHERE key = 'migration_id'");
@@ -177,6 +179,10 @@ Result<CaptureInfo> InstallCapture(Db& db, const schema::SourceSchema& schema, c
       if (!s.ok()) return rollback(s.Annotate("install capture on " + tm.source));
     }
   }
+  auto after = ReadSchemaStamp(db);
+  if (!after.ok()) return rollback(after.status());
+  info.stamp_before = *before;
+  info.stamp = *after;
   s = FailpointStatus("capture.before_commit");
   if (!s.ok()) return rollback(s);
   RETURN_IF_ERROR(db.Exec("COMMIT"));

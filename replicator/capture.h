@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/sqlite.h"
+#include "replicator/schema_stamp.h"
 #include "schema/model.h"
 #include "schema/plan.h"
 
@@ -21,6 +22,10 @@ struct CaptureInfo {
   std::string migration_id;
   std::string history;  // the file's history token, "" if none (replicator/source_history.h)
   std::map<std::string, int> tids;  // source table -> tid
+  // Set by InstallCapture, inside its write transaction: the schema stamp
+  // before it changed anything, and after (replicator/schema_stamp.h).
+  SchemaStamp stamp_before;
+  SchemaStamp stamp;
 };
 
 // Installs (or refreshes) capture for every table of the plan and returns the

@@ -73,3 +73,8 @@ ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS history text;
 -- file, key, the app URL or only that it is the target URI; never a
 -- password), so that a stream can finish it if it dies after its fence.
 ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS move_options jsonb;
+-- The source's schema cookie and schema text hash the target last applied
+-- under (replicator/schema_stamp.h): a cookie that moved with the schema text
+-- unchanged means a VACUUM may have renumbered rowids.
+ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS source_schema_version bigint;
+ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS source_schema_hash text;

@@ -47,32 +47,67 @@ SchemaDiff DiffSchema(const schema::Plan& plan, const schema::SourceSchema& now)
   return d;
 }
 
-Status SchemaWatch::Start(Db& db, const schema::SourceSchema& now) {
-  ASSIGN_OR_RETURN(auto v, db.QueryInt("PRAGMA schema_version"));
-  version_ = v.value_or(0);
+std::string SchemaDiff::Describe() const {
+  std::string out;
+  auto add = [&](const std::string& s) { out += (out.empty() ? "" : "; ") + s; };
+  for (const auto& f : fatal) add(f);
+  for (const auto& [table, column] : added_columns) add("new column " + table + "." + column);
+  for (const auto& t : added_tables) add("new table " + t);
+  return out;
+}
+
+namespace {
+
+// Nothing of a change is carried over when any part of it cannot be: the
+// target keeps the schema it has.
+Status Refuse(const SchemaDiff& d, const std::string& then) {
+  return Status(Code::kSchemaChanged, "the source schema changed: " + d.Describe() + "; " + then +
+                                          " (nothing of this change was applied to the target)");
+}
+
+}  // namespace
+
+Status SchemaWatch::Start(Db& db, PgConn& pg, const schema::SourceSchema& now) {
+  RETURN_IF_ERROR(db.Exec("BEGIN"));
+  auto stamp = ReadSchemaStamp(db);
+  (void)db.Exec("COMMIT");
+  RETURN_IF_ERROR(stamp.status());
+  stamp_ = *stamp;
+  ASSIGN_OR_RETURN(auto stored, ReadStoredStamp(pg));
+  renumbered_ = false;
+  if (stored) {
+    applied_ = *stored;
+    renumbered_ = MayHaveRenumbered(applied_, stamp_);
+  } else {
+    applied_ = stamp_;  // a migration from before stamps were kept
+  }
+  stamp_moved_ = !stored || !(applied_ == stamp_);
   pending_ = DiffSchema(*plan_, now);
   if (!pending_.fatal.empty()) {
-    return Status(Code::kSchemaChanged, "the source schema changed: " + pending_.fatal[0] +
-                                            "; the stream cannot carry this change (re-plan and snapshot again)");
+    return Refuse(pending_, "the stream cannot carry this change (re-plan and snapshot again)");
   }
-  return pending() ? Status(Code::kSchemaChanged, "schema additions to carry over") : Status::Ok();
+  return pending() ? Status(Code::kSchemaChanged, "schema change to carry over") : Status::Ok();
 }
 
 Status SchemaWatch::Check(Db& db) {
   ASSIGN_OR_RETURN(auto v, db.QueryInt("PRAGMA schema_version"));
-  if (v.value_or(0) == version_) return Status::Ok();
-  ASSIGN_OR_RETURN(schema::SourceSchema now, schema::Introspect(db));
-  version_ = v.value_or(0);
-  pending_ = DiffSchema(*plan_, now);
+  if (v.value_or(0) == stamp_.version) return Status::Ok();
+  ASSIGN_OR_RETURN(SchemaStamp now_stamp, ReadSchemaStamp(db));
+  const bool text_changed = now_stamp.hash != stamp_.hash;
+  renumbered_ = renumbered_ || MayHaveRenumbered(stamp_, now_stamp);
+  stamp_ = now_stamp;
+  stamp_moved_ = true;
+  if (text_changed) {
+    ASSIGN_OR_RETURN(schema::SourceSchema now, schema::Introspect(db));
+    pending_ = DiffSchema(*plan_, now);
+  }
   if (!pending_.fatal.empty()) {
-    return Status(Code::kSchemaChanged, "the source schema changed: " + pending_.fatal[0] +
-                                            "; the stream stops (this change cannot be carried over online)");
+    return Refuse(pending_, "the stream stops (this change cannot be carried over online)");
   }
-  if (!pending()) {
+  if (pending_.added_columns.empty() && pending_.added_tables.empty() && !renumbered_) {
     Logger("stream")->info("schema version moved (index/trigger/view change); nothing to carry over");
-    return Status::Ok();
   }
-  return Status(Code::kSchemaChanged, "schema additions to carry over");
+  return Status(Code::kSchemaChanged, "schema change to carry over");
 }
 
 Result<std::set<int>> SchemaWatch::CarryOver(Db& db, PgConn& pg, std::map<std::string, int>* tids) {
@@ -86,6 +121,8 @@ Result<std::set<int>> SchemaWatch::CarryOver(Db& db, PgConn& pg, std::map<std::s
   now.path = path_;
   std::set<std::string> resync;
   const std::string qschema = QuotePgIdent(plan_->options.pg_schema);
+  const bool additions = !pending_.added_columns.empty() || !pending_.added_tables.empty();
+  SchemaStamp new_stamp = stamp_;
   RETURN_IF_ERROR(pg.Run("BEGIN"));
   RollbackGuard abort{pg};
   // New columns: mapped from the data, added to the target table.
@@ -139,14 +176,22 @@ Result<std::set<int>> SchemaWatch::CarryOver(Db& db, PgConn& pg, std::map<std::s
     resync.insert(table);
     log->info("carried over new table {}", table);
   }
-  // Capture for new tables (and refreshed triggers), committed before the
-  // rows are read, so no change to them is missed.
-  RETURN_IF_ERROR(InstallGuard(pg, *plan_));
-  sqlite3_busy_timeout(db.get(), 5000);
-  auto capture = InstallCapture(db, now, *plan_);
-  sqlite3_busy_timeout(db.get(), 20);
-  if (!capture.ok()) return capture.status();
-  new_tids = capture->tids;
+  if (additions) {
+    // Capture for new tables (and refreshed triggers), committed before the
+    // rows are read, so no change to them is missed.
+    RETURN_IF_ERROR(InstallGuard(pg, *plan_));
+    sqlite3_busy_timeout(db.get(), 5000);
+    auto capture = InstallCapture(db, now, *plan_);
+    sqlite3_busy_timeout(db.get(), 20);
+    if (!capture.ok()) return capture.status();
+    if (capture->stamp_before.version != stamp_.version) {
+      // The app changed the schema again (or ran VACUUM) after it was read:
+      // the target stays as it was, and the next round looks again.
+      return Status(Code::kRetryable, "the source schema changed again while it was carried over");
+    }
+    new_tids = capture->tids;
+    new_stamp = capture->stamp;
+  }
   for (const auto& table : pending_.added_tables) {
     RETURN_IF_ERROR(pg.ExecParams("INSERT INTO slipway.tables (source_table, target_table, tid, state, start_seq, started_at, "
                                   "finished_at) VALUES ($1, $2, $3, 'done', 0, now(), now()) ON CONFLICT DO NOTHING",
@@ -156,17 +201,28 @@ Result<std::set<int>> SchemaWatch::CarryOver(Db& db, PgConn& pg, std::map<std::s
   for (const auto& t : resync) {
     RETURN_IF_ERROR(pg.ExecParams("UPDATE slipway.tables SET resync = true WHERE source_table = $1", {t}).status());
   }
-  plan_->fingerprint = now.Fingerprint();
-  RETURN_IF_ERROR(pg.ExecParams("UPDATE slipway.migration SET plan = $1::jsonb, source_fingerprint = $2",
-                                {schema::PlanToJson(*plan_).dump(), plan_->fingerprint})
-                      .status());
+  if (renumbered_) RETURN_IF_ERROR(MarkRenumbered(pg, RowidKeyedTables(*plan_, new_tids), applied_, new_stamp));
+  if (additions) {
+    plan_->fingerprint = now.Fingerprint();
+    RETURN_IF_ERROR(pg.ExecParams("UPDATE slipway.migration SET plan = $1::jsonb, source_fingerprint = $2",
+                                  {schema::PlanToJson(*plan_).dump(), plan_->fingerprint})
+                        .status());
+  }
+  RETURN_IF_ERROR(StoreStamp(pg, new_stamp));
+  // Every copy still owed, this change's and earlier ones' alike: the
+  // applier is made anew with this set.
+  ASSIGN_OR_RETURN(PgResult owed, pg.Exec("SELECT tid FROM slipway.tables WHERE resync"));
   RETURN_IF_ERROR(pg.Run("COMMIT"));
   abort.active = false;
   pending_ = SchemaDiff{};
+  renumbered_ = false;
+  stamp_moved_ = false;
+  stamp_ = new_stamp;
+  applied_ = new_stamp;
   *this->plan_ = std::move(next);
   *tids = new_tids;
   std::set<int> out;
-  for (const auto& t : resync) out.insert(tids->at(t));
+  for (int i = 0; i < owed.Rows(); ++i) out.insert(std::stoi(owed.Str(i, 0)));
   return out;
 }
 

@@ -107,6 +107,9 @@ Status SetUpTarget(PgConn& pg, const SnapshotOptions& o, const schema::Plan& pla
   m.plan = schema::PlanToJson(plan);
   m.phase = "snapshot";
   RETURN_IF_ERROR(InsertMigration(pg, m));
+  // The rowids copied are the ones of this schema stamp; a VACUUM after it
+  // is found by the stream (replicator/schema_stamp.h).
+  RETURN_IF_ERROR(StoreStamp(pg, capture.stamp));
   RETURN_IF_ERROR(
       pg.ExecParams("UPDATE slipway.migration SET history = NULLIF($1, '')", {capture.history}).status());
   SLIPWAY_FAILPOINT("snapshot.before_setup_commit");

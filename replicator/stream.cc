@@ -573,7 +573,7 @@ struct Stream::Impl {
 
   Status RunForward() {
     schema_watch = std::make_unique<SchemaWatch>(o.source_path, &plan);
-    Status started = schema_watch->Start(db, initial_schema);
+    Status started = schema_watch->Start(db, *pg, initial_schema);
     if (!started.ok() && !schema_watch->pending()) return started;
     if (schema_watch->pending()) RETURN_IF_ERROR(CarryOver());
     plan_snapshot = plan;
