@@ -19,8 +19,16 @@ Status InstallFence(Db& db, const schema::Plan& plan, const std::map<std::string
   return Status::Ok();
 }
 
-Status RemoveFence(Db& db) {
+Status RemoveFence(Db& db, replicator::SchemaStamp* before, replicator::SchemaStamp* after) {
   RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  if (before != nullptr) {
+    auto stamp = replicator::ReadSchemaStamp(db);
+    if (!stamp.ok()) {
+      (void)db.Exec("ROLLBACK");
+      return stamp.status();
+    }
+    *before = *stamp;
+  }
   std::vector<std::string> names;
   {
     auto st = db.Prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE '\\_slipway\\_fence\\_%' ESCAPE '\\'");
@@ -42,6 +50,11 @@ Status RemoveFence(Db& db) {
     }
   }
   Status s = SetSqlitePhase(db, "streaming");
+  if (s.ok() && after != nullptr) {
+    auto stamp = replicator::ReadSchemaStamp(db);
+    s = stamp.status();
+    if (s.ok()) *after = *stamp;
+  }
   if (!s.ok()) {
     (void)db.Exec("ROLLBACK");
     return s;
@@ -65,6 +78,12 @@ Status SetSqlitePhase(Db& db, const std::string& phase) {
                                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value"));
   st.Bind(1, std::string_view(phase));
   return st.Run();
+}
+
+Status FollowStamp(PgConn& pg, const replicator::SchemaStamp& before, const replicator::SchemaStamp& after) {
+  ASSIGN_OR_RETURN(auto stored, replicator::ReadStoredStamp(pg));
+  if (!stored || !(*stored == before)) return Status::Ok();
+  return replicator::StoreStamp(pg, after);
 }
 
 }  // namespace slipway::cutover

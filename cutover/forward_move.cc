@@ -184,8 +184,11 @@ class ForwardMove : public Move {
     if (!locked_ || sqlite3_get_autocommit(c_.db.get()) != 0) {
       return Status(Code::kRetryable, "the freeze's SQLite transaction is gone; not fencing");
     }
+    ASSIGN_OR_RETURN(replicator::SchemaStamp before, replicator::ReadSchemaStamp(c_.db));
     RETURN_IF_ERROR(InstallFence(c_.db, c_.plan, c_.tids));
     RETURN_IF_ERROR(SetSqlitePhase(c_.db, "fenced"));
+    ASSIGN_OR_RETURN(replicator::SchemaStamp after, replicator::ReadSchemaStamp(c_.db));
+    fence_stamps_ = {before, after};
     RETURN_IF_ERROR(RememberAppConfig());
     SLIPWAY_FAILPOINT("cutover.before_fence_commit");
     RETURN_IF_ERROR(c_.db.Exec("COMMIT"));
@@ -205,6 +208,10 @@ class ForwardMove : public Move {
       applied_ = newest;
     }
     RETURN_IF_ERROR(SyncSequences());
+    // The fence's triggers moved the schema cookie; what moved it is known,
+    // so the target follows it (a resumed run does not know: the forward
+    // stream then copies the rowid tables whole, the safe side).
+    if (fence_stamps_) RETURN_IF_ERROR(FollowStamp(c_.pg, fence_stamps_->first, fence_stamps_->second));
     return c_.pg.ExecParams("UPDATE slipway.migration SET phase = 'fenced', cutover_seq = $1, updated_at = now()",
                             {std::to_string(applied_)})
         .status();
@@ -239,7 +246,11 @@ class ForwardMove : public Move {
 
   Status Abort() override {
     ASSIGN_OR_RETURN(std::string sqlite_phase, SqlitePhase(c_.db));
-    if (sqlite_phase == "fenced" || FenceInstalled(c_.db)) RETURN_IF_ERROR(RemoveFence(c_.db));
+    if (sqlite_phase == "fenced" || FenceInstalled(c_.db)) {
+      replicator::SchemaStamp before, after;
+      RETURN_IF_ERROR(RemoveFence(c_.db, &before, &after));
+      RETURN_IF_ERROR(FollowStamp(c_.pg, before, after));
+    }
     if (!c_.o.flip_file.empty()) RETURN_IF_ERROR(RestoreConfig(c_.o.flip_file));
     return c_.pg.Run("UPDATE slipway.migration SET phase = 'streaming', handover_requested = false, "
                      "cutover_seq = NULL, updated_at = now()");
@@ -264,6 +275,7 @@ class ForwardMove : public Move {
   int64_t applied_ = 0;
   int64_t verified_seq_ = 0;
   bool locked_ = false;
+  std::optional<std::pair<replicator::SchemaStamp, replicator::SchemaStamp>> fence_stamps_;
 };
 
 }  // namespace

@@ -173,14 +173,16 @@ class ReverseMove : public Move {
   }
 
   Status Open() override {
-    RETURN_IF_ERROR(RemoveFence(sink_));
+    replicator::SchemaStamp before, after;
+    RETURN_IF_ERROR(RemoveFence(sink_, &before, &after));
     SLIPWAY_FAILPOINT("rollback.after_unfence");
     // Forward capture never stopped and the SQLite changelog did not move
     // while the app was on PostgreSQL: the forward stream goes on from the
     // cutover's position. Reverse capture stays armed behind the guard (it
     // cannot fire) until the next cutover re-arms it.
     RETURN_IF_ERROR(c_.pg.Run("BEGIN"));
-    Status s = c_.pg.Run("DELETE FROM slipway.changelog");
+    Status s = FollowStamp(c_.pg, before, after);
+    if (s.ok()) s = c_.pg.Run("DELETE FROM slipway.changelog");
     if (s.ok()) {
       s = c_.pg.Run("UPDATE slipway.migration SET phase = 'streaming', handover_requested = false, cutover_seq = NULL, "
                     "updated_at = now()");

@@ -4,7 +4,9 @@
 #   deploy/demo.sh [--rows N]      (default 200000)
 # Steps: setup + build, generate the database, start PostgreSQL, plan,
 # snapshot while the app writes, stream and show the lag, verify, cut over
-# live with app writers that follow the config file, and print the figures.
+# live with app writers that follow the config file, let them write to
+# PostgreSQL while the stream carries their changes back, roll back live, and
+# print both freezes and whether every acknowledged write is in SQLite once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -83,17 +85,35 @@ sed -n '1,12p' "$WORK/verify.txt"
 
 say "8. slipway cutover (live: the followers move to PostgreSQL)"
 kill -TERM "$WRITER"; wait "$WRITER" 2>/dev/null || true
-"$SLIPWAY" cutover --source "$DB" --target "$TARGET" --flip-file "$ENV" --flip-key DATABASE_URL
-wait "$STREAM" 2>/dev/null || true
+"$SLIPWAY" cutover --source "$DB" --target "$TARGET" --flip-file "$ENV" --flip-key DATABASE_URL | tee "$WORK/cutover.txt"
+
+say "9. the app writes to PostgreSQL; the same stream carries its changes back into SQLite"
+for i in 1 2 3; do
+  sleep 1
+  "$SLIPWAY" status --source "$DB" --target "$TARGET" | grep -E '^(phase|position)' | tr '\n' ' '; echo
+done
+
+say "10. slipway rollback (live: the followers move back to SQLite)"
+"$SLIPWAY" rollback --source "$DB" --target "$TARGET" --flip-file "$ENV" --flip-key DATABASE_URL | tee "$WORK/rollback.txt"
 sleep 2
 for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true
 PIDS=()
 
-say "9. what the app saw"
+say "11. what the app saw"
 for id in 1 2; do tail -1 "$WORK/follower$id.out"; done
 ACKED=$(cat "$WORK"/acks*.log | wc -l)
-IN_PG=$(psql "$TARGET" -Atc "select count(*) from events_log")
-SUM_PG=$(psql "$TARGET" -Atc "select sum(n) from counters")
-echo "acknowledged writes: $ACKED; events_log rows in PostgreSQL: $IN_PG; counters sum in PostgreSQL: $SUM_PG"
+ON_PG=$(cat "$WORK"/acks*.log | awk '$4 == "pg"' | wc -l)
+IN_SQLITE=$(sqlite3 "$DB" "select count(*) from (select distinct writer, seq from events_log)")
+ROWS_SQLITE=$(sqlite3 "$DB" "select count(*) from events_log")
+SUM_SQLITE=$(sqlite3 "$DB" "select sum(n) from counters")
+echo "cutover freeze:  $(sed -n 's/^freeze: \([0-9.]* ms\).*/\1/p' "$WORK/cutover.txt")"
+echo "rollback freeze: $(sed -n 's/^freeze: \([0-9.]* ms\).*/\1/p' "$WORK/rollback.txt")"
+echo "acknowledged writes: $ACKED ($ON_PG of them on PostgreSQL); in SQLite now: $ROWS_SQLITE rows, $IN_SQLITE distinct; counters sum: $SUM_SQLITE"
+if [[ "$ACKED" == "$IN_SQLITE" && "$ACKED" == "$ROWS_SQLITE" && "$ACKED" == "$SUM_SQLITE" ]]; then
+  echo "no acknowledged write lost or doubled across the cutover and the rollback ($ACKED = $ROWS_SQLITE)"
+else
+  echo "MISMATCH: acknowledged $ACKED, SQLite holds $ROWS_SQLITE rows ($IN_SQLITE distinct), counters $SUM_SQLITE"
+  exit 1
+fi
 echo "config now: $(grep DATABASE_URL "$ENV" | sed 's/password=[^&]*/password=***/')"

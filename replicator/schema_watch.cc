@@ -67,11 +67,18 @@ Status Refuse(const SchemaDiff& d, const std::string& then) {
 
 }  // namespace
 
-Status SchemaWatch::Start(Db& db, PgConn& pg, const schema::SourceSchema& now) {
+Status SchemaWatch::Start(Db& db, PgConn& pg, const schema::SourceSchema& /*introspected_earlier*/) {
+  // The stamp and the schema it stands for are read in one transaction: a
+  // schema read earlier (when the command started) may predate a change the
+  // stamp already holds, and that change would then never be carried over.
   RETURN_IF_ERROR(db.Exec("BEGIN"));
   auto stamp = ReadSchemaStamp(db);
+  Result<schema::SourceSchema> fresh = stamp.ok() ? schema::Introspect(db) : Result<schema::SourceSchema>(stamp.status());
   (void)db.Exec("COMMIT");
   RETURN_IF_ERROR(stamp.status());
+  RETURN_IF_ERROR(fresh.status());
+  schema::SourceSchema now = std::move(*fresh);
+  now.path = path_;
   stamp_ = *stamp;
   ASSIGN_OR_RETURN(auto stored, ReadStoredStamp(pg));
   renumbered_ = false;

@@ -145,8 +145,12 @@ std::vector<Case> Cases() {
        Col("numeric", Repr::kNumberAsNumeric, "", "", Affinity::kReal),
        {{R(5.0)}, {R(2.5)}, {I(7), R(7.0)}}},
       {"text",
-       Col("text", Repr::kAnyAsText),
+       Col("text", Repr::kAnyAsText, "", "", Affinity::kText),
        {{T("abc")}, {I(12), T("12")}, {R(1.5), T("1.5")}, {R(2.0), T("2.0")}}},
+      // An untyped column keeps what it is given: numbers come back numbers.
+      {"text",
+       Col("text", Repr::kAnyAsText),
+       {{T("abc")}, {I(12)}, {R(1.5)}, {R(2.0)}, {T("007")}}},
       {"bytea",
        Col("bytea", Repr::kTextAsBytes, "", "", Affinity::kText),
        {{T(std::string("a\0b\xff", 4))}, {T("\xc3(")}, {T("")}}},

@@ -378,7 +378,13 @@ TEST(ReverseValues, EveryCorpusDatabaseComesBackByteIdentical) {
     {
       auto d = Db::Open(db, Db::Mode::kReadOnly);
       ASSERT_TRUE(d.ok());
-      auto st = d->Prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'");
+      // The app's tables: not SQLite's own, not virtual tables and their
+      // shadow tables (a full-text index is kept logically equal, not
+      // byte for byte: reverse_apply_test checks it).
+      auto st = d->Prepare(
+          "SELECT name FROM sqlite_schema t WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+          "AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' AND NOT EXISTS (SELECT 1 FROM sqlite_schema v WHERE v.sql LIKE "
+          "'CREATE VIRTUAL TABLE%' AND t.name LIKE v.name || '\\_%' ESCAPE '\\')");
       ASSERT_TRUE(st.ok());
       while (*st->Step()) tables.push_back(st->Text(0));
     }
@@ -469,10 +475,12 @@ TEST_F(RollbackTest, KilledAtEveryFailpoint) {
       RunResult again = RunSlipway(MoveArgs("rollback"));
       ASSERT_EQ(again.exit_code, 0) << again.err;
     } else {
-      RunResult plain = RunSlipway(MoveArgs("rollback"));
-      EXPECT_EQ(plain.exit_code, 8) << "an interrupted rollback needs --resume or --abort";
-      RunResult resume = RunSlipway(MoveArgs("rollback", {"--resume"}));
+      // Alternately --resume, and the same command run again (as a service
+      // restarting it would): both finish the move.
+      RunResult resume = RunSlipway(MoveArgs("rollback", i % 2 == 0 ? std::vector<std::string>{"--resume"}
+                                                                     : std::vector<std::string>{}));
       ASSERT_EQ(resume.exit_code, 0) << resume.err;
+      EXPECT_EQ(nlohmann::json::parse(resume.out)["outcome"], "resumed");
     }
     EXPECT_TRUE(SqliteAcceptsWrites(db_));
     EXPECT_FALSE(PgAcceptsWrites(target_));
