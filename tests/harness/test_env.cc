@@ -1,5 +1,10 @@
 #include "tests/harness/test_env.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <set>
+
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,6 +44,7 @@ void PgEnvironment::SetUp() {
 }
 
 void PgEnvironment::TearDown() {
+  KillStartedPrograms();
   g_cluster.reset();
   for (const auto& d : g_temp_dirs) {
     std::error_code ec;
@@ -111,16 +117,34 @@ pid_t Spawn(const std::string& bin, const std::vector<std::string>& args, const 
 
 }  // namespace
 
+namespace {
+// Programs started in the background and not waited for: a test that fails
+// half-way must not leave writers running after the binary ends.
+std::set<int>& Started() {
+  static std::set<int> pids;
+  return pids;
+}
+}  // namespace
+
+void KillStartedPrograms() {
+  for (int pid : Started()) ::kill(pid, SIGKILL);
+  for (int pid : Started()) ::waitpid(pid, nullptr, 0);
+  Started().clear();
+}
+
 int StartProgram(const std::string& bin, const std::vector<std::string>& args, const std::string& dir,
                  const std::vector<std::string>& env) {
   static int n = 0;
   std::string base = dir + "/proc" + std::to_string(++n);
-  return Spawn(bin, args, base + ".out", base + ".err", env);
+  const int pid = Spawn(bin, args, base + ".out", base + ".err", env);
+  Started().insert(pid);
+  return pid;
 }
 
 int WaitProgram(int pid) {
   int st = 0;
   ::waitpid(pid, &st, 0);
+  Started().erase(pid);
   if (WIFEXITED(st)) return WEXITSTATUS(st);
   if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
   return -1;

@@ -57,6 +57,9 @@ RunResult RunProgram(const std::string& bin, const std::vector<std::string>& arg
 int StartProgram(const std::string& bin, const std::vector<std::string>& args, const std::string& dir,
                  const std::vector<std::string>& env = {});
 int WaitProgram(int pid);
+// SIGKILLs every program StartProgram() started that was not waited for (run
+// when the binary's tests end, so a failed test leaves no writer behind).
+void KillStartedPrograms();
 
 // A fresh temp folder for the running test, removed at exit.
 std::string TempDir();

@@ -31,6 +31,8 @@ constexpr const char* kCountersSchema = R"sql(
     CREATE TABLE events_log (id INTEGER PRIMARY KEY AUTOINCREMENT, writer INTEGER NOT NULL, seq INTEGER NOT NULL,
                              at TEXT NOT NULL);
     INSERT INTO counters VALUES (1, 0), (2, 0), (3, 0), (99, 0);
+    CREATE TABLE notes (txt TEXT);
+    INSERT INTO notes VALUES ('a'), ('b');
   )sql";
 
 bool SqliteAcceptsWrites(const std::string& db) {
@@ -201,8 +203,10 @@ TEST_F(RollbackTest, WorksWithoutAStream) {
   ASSERT_TRUE(pg.ok());
   ASSERT_TRUE(pg->Run("UPDATE counters SET n = 7 WHERE id = 1; "
                       "INSERT INTO events_log (writer, seq, at) VALUES (1, 1, 'x'), (1, 2, 'y'); "
-                      "DELETE FROM counters WHERE id = 3")
-                  .ok());
+                      "DELETE FROM counters WHERE id = 3; "
+                      "INSERT INTO notes (txt) VALUES ('c')")
+                  .ok())
+      << "the app inserts into a table keyed by rowid without naming one";
   RunResult r = RunSlipway(MoveArgs("rollback"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto s = Db::Open(db_, Db::Mode::kReadOnly);
@@ -210,6 +214,8 @@ TEST_F(RollbackTest, WorksWithoutAStream) {
   EXPECT_EQ(s->QueryInt("SELECT n FROM counters WHERE id = 1")->value_or(-1), 7);
   EXPECT_EQ(s->QueryInt("SELECT count(*) FROM counters WHERE id = 3")->value_or(-1), 0);
   EXPECT_EQ(s->QueryInt("SELECT count(*) FROM events_log")->value_or(-1), 2);
+  EXPECT_EQ(s->QueryText("SELECT txt FROM notes WHERE rowid = 3")->value_or(""), "c")
+      << "the row PostgreSQL numbered comes back under SQLite's next rowid";
   EXPECT_TRUE(SqliteAcceptsWrites(db_));
   EXPECT_FALSE(PgAcceptsWrites(target_));
   // Running it again is safe.
