@@ -21,6 +21,7 @@
 #include "cutover/freeze_budget.h"
 #include "cutover/key_verify.h"
 #include "cutover/move.h"
+#include "cutover/verifier.h"
 #include "replicator/capture.h"
 #include "replicator/pg_state.h"
 #include "replicator/session.h"
@@ -329,6 +330,22 @@ class Cutover {
 };
 
 }  // namespace
+
+Result<std::vector<TouchedDifference>> VerifyAllInFreeze(const MoveContext& c, bool pending_differs) {
+  std::vector<TouchedDifference> diffs;
+  ASSIGN_OR_RETURN(PgConn vconn, PgConn::Connect(c.o.target_uri));
+  ScopedFreezeWatch watch(c.budget, vconn);
+  RETURN_IF_ERROR(c.budget.Bound(vconn));
+  Verifier v(c.o.source_path, vconn, c.plan.options.pg_schema, VerifyOptions{});
+  RETURN_IF_ERROR(v.Open());
+  for (const auto& tm : c.plan.tables) {
+    ASSIGN_OR_RETURN(TableReport r, v.VerifyTable(tm));
+    if (!r.Equal() || (pending_differs && r.pending > 0)) {
+      diffs.push_back({tm.source, r.keys.empty() ? "" : r.keys[0].key, "differs"});
+    }
+  }
+  return diffs;
+}
 
 std::atomic<bool>& ReleaseFlag() {
   static std::atomic<bool> flag{false};

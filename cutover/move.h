@@ -76,6 +76,12 @@ class Move {
   virtual Status Abort() = 0;
 };
 
+// `--verify full` inside the freeze: every table of both sides, on a
+// connection of its own bounded by the freeze's budget. With
+// `pending_differs`, a key the verifier calls pending counts as a difference
+// (forward: nothing may be pending once drained).
+Result<std::vector<TouchedDifference>> VerifyAllInFreeze(const MoveContext& c, bool pending_differs);
+
 std::unique_ptr<Move> MakeForwardMove(MoveContext ctx);
 std::unique_ptr<Move> MakeReverseMove(MoveContext ctx);
 

@@ -103,16 +103,7 @@ class ReverseMove : public Move {
   Result<std::vector<TouchedDifference>> VerifyFrozen() override {
     std::vector<TouchedDifference> diffs;
     if (c_.o.verify == VerifyMode::kFull) {
-      ASSIGN_OR_RETURN(PgConn vconn, PgConn::Connect(c_.o.target_uri));
-      ScopedFreezeWatch watch(c_.budget, vconn);
-      RETURN_IF_ERROR(c_.budget.Bound(vconn));
-      Verifier v(c_.o.source_path, vconn, c_.plan.options.pg_schema, VerifyOptions{});
-      RETURN_IF_ERROR(v.Open());
-      for (const auto& tm : c_.plan.tables) {
-        ASSIGN_OR_RETURN(TableReport r, v.VerifyTable(tm));
-        if (!r.Equal()) diffs.push_back({tm.source, r.keys.empty() ? "" : r.keys[0].key, "differs"});
-      }
-      return diffs;
+      return VerifyAllInFreeze(c_, /*pending_differs=*/false);
     }
     if (c_.o.verify == VerifyMode::kNone) return diffs;
     return CompareCounts(sink_, c_.pg, c_.plan);

@@ -241,10 +241,8 @@ struct Stream::Impl {
   // app's commits), the changelog pruned once a second.
   Status RunReverse() {
     log->info("streaming back migration={} from PostgreSQL into {}", migration_id, o.source_path);
-    auto last_heartbeat = Clock::now() - std::chrono::seconds(10);
     auto last_prune = Clock::now();
-    auto rate_window = Clock::now();
-    int64_t rate_changes = 0;
+    Pace pace;
     while (!stop) {
       if (PausedByOperator()) {
         watch.Wait(200);
@@ -268,13 +266,8 @@ struct Stream::Impl {
       if (applied_some) {
         reverse_pos = *r;
         fig.applied_seq = reverse_pos.seq;
-        fig.rounds++;
-        fig.changes_applied += rs.changes;
-        fig.rows_written += rs.upserts;
-        fig.keys_deleted += rs.deletes;
-        fig.last_batch = rs.changes;
-        if (rs.changes > fig.max_batch) fig.max_batch = rs.changes;
-        rate_changes += rs.changes;
+        RecordRound(rs);
+        pace.changes += rs.changes;
       }
       auto lag = reverse_applier->source().Pending(reverse_pos);
       if (lag.ok()) {
@@ -288,21 +281,10 @@ struct Stream::Impl {
         if (!ps.ok()) log->warn("prune: {}", ps.message());
         last_prune = now;
       }
-      const double window = std::chrono::duration<double>(now - rate_window).count();
-      if (window >= 1.0) {
-        fig.rate = rate_changes / window;
-        rate_changes = 0;
-        rate_window = now;
-      }
-      if (now - last_heartbeat >= std::chrono::seconds(1)) {
-        Heartbeat();
-        last_heartbeat = now;
-        auto h = pg->Exec("SELECT handover_requested FROM slipway.migration");
-        if (h.ok() && h->Get(0, 0) == "t") {
-          log->info("rollback asked for the applier; handing over");
-          handed_over = true;
-          break;
-        }
+      if (pace.Due(now, fig) && HandoverRequested()) {
+        log->info("rollback asked for the applier; handing over");
+        handed_over = true;
+        break;
       }
       if (o.until_caught_up && lag.ok() && lag->changes == 0) break;
       if (!applied_some) {
@@ -426,6 +408,43 @@ struct Stream::Impl {
     }
   }
 
+  // The figures of one applied round.
+  void RecordRound(const RoundStats& rs) {
+    fig.rounds++;
+    fig.changes_applied += rs.changes;
+    fig.rows_written += rs.upserts;
+    fig.keys_deleted += rs.deletes;
+    fig.last_batch = rs.changes;
+    if (rs.changes > fig.max_batch) fig.max_batch = rs.changes;
+  }
+
+  // The apply rate over the last second, and whether the once-a-second
+  // work (heartbeat, the handover flag) is due.
+  struct Pace {
+    Clock::time_point window = Clock::now();
+    Clock::time_point last_beat = Clock::now() - std::chrono::seconds(10);
+    int64_t changes = 0;
+    bool Due(Clock::time_point now, StreamFigures& f) {
+      const double s = std::chrono::duration<double>(now - window).count();
+      if (s >= 1.0) {
+        f.rate = changes / s;
+        changes = 0;
+        window = now;
+      }
+      if (now - last_beat < std::chrono::seconds(1)) return false;
+      last_beat = now;
+      return true;
+    }
+  };
+
+  // Writes the heartbeat; true when a cutover or rollback asked for the
+  // applier's role.
+  bool HandoverRequested() {
+    Heartbeat();
+    auto h = pg->Exec("SELECT handover_requested FROM slipway.migration");
+    return h.ok() && h->Get(0, 0) == "t";
+  }
+
   void Heartbeat() {
     nlohmann::json j = {{"rate", fig.rate.load()},
                         {"rounds", fig.rounds.load()},
@@ -458,12 +477,7 @@ struct Stream::Impl {
     ASSIGN_OR_RETURN(RoundStats rs, applier->ApplyRange(applied, target_to));
     applied = target_to;
     fig.applied_seq = applied;
-    fig.rounds++;
-    fig.changes_applied += rs.changes;
-    fig.rows_written += rs.upserts;
-    fig.keys_deleted += rs.deletes;
-    fig.last_batch = rs.changes;
-    if (rs.changes > fig.max_batch) fig.max_batch = rs.changes;
+    RecordRound(rs);
     return rs.changes;
   }
 
@@ -591,9 +605,7 @@ struct Stream::Impl {
       for (const auto& w : warnings) log->warn("{}", w);
     });
 
-    auto last_heartbeat = Clock::now() - std::chrono::seconds(10);
-    auto rate_window = Clock::now();
-    int64_t rate_changes = 0;
+    Pace pace;
     while (!stop) {
       if (PausedByOperator()) {
         watch.Wait(200);
@@ -623,7 +635,7 @@ struct Stream::Impl {
         }
         return s;
       }
-      rate_changes += *r;
+      pace.changes += *r;
       // Each prune takes the app's write lock: a full batch at a time, or
       // what is left once a second.
       if (applied - pruned_to >= o.prune_batch ||
@@ -635,21 +647,10 @@ struct Stream::Impl {
       KickCheckpoint();
       LetTheLogStartOver();
       const auto now = Clock::now();
-      const double window = std::chrono::duration<double>(now - rate_window).count();
-      if (window >= 1.0) {
-        fig.rate = rate_changes / window;
-        rate_changes = 0;
-        rate_window = now;
-      }
-      if (now - last_heartbeat >= std::chrono::seconds(1)) {
-        Heartbeat();
-        last_heartbeat = now;
-        auto h = pg->Exec("SELECT handover_requested FROM slipway.migration");
-        if (h.ok() && h->Get(0, 0) == "t") {
-          log->info("cutover asked for the applier; handing over at seq={}", applied);
-          handed_over = true;
-          break;
-        }
+      if (pace.Due(now, fig) && HandoverRequested()) {
+        log->info("cutover asked for the applier; handing over at seq={}", applied);
+        handed_over = true;
+        break;
       }
       if (o.stop_at_seq >= 0 && applied >= o.stop_at_seq) break;
       if (fig.lag_changes == 0 && o.until_caught_up) break;
