@@ -3,12 +3,14 @@
 // single-row write transactions after a cutover, in one run on this machine.
 //
 //   reverse_capture_overhead [--db FILE] [--rows N] [--tx N] [--blocks N] [--ops insert,update,delete]
-//                            [--port P] [--root DIR] [--out DIR]
+//                            [--synchronous-commit on|off] [--port P] [--root DIR] [--out DIR]
 //
 // A throwaway PostgreSQL, `slipway snapshot` and `slipway cutover` of a fresh
 // copy of the race-timing database (no app running). Then, per op, --tx
 // transactions per arm on `results`, each one statement and COMMIT as the app
-// sends them (prepared, autocommit off, synchronous_commit on):
+// sends them (prepared, BEGIN ... COMMIT; synchronous_commit as asked, on
+// by default as an app has it; off takes the WAL flush out of each commit, so
+// the wall-clock ratio shows the triggers' share of the work):
 //   insert: INSERT of one finished result (existing race and participant);
 //   update: UPDATE results SET laps = laps + 1, updated_at = $2 WHERE id = $1;
 //   delete: DELETE FROM results WHERE id = $1 (distinct ids).
@@ -58,6 +60,7 @@ struct Options {
   int64_t tx = 3000;  // per arm per op
   int64_t blocks = 10;  // per arm
   std::vector<std::string> ops = {"insert", "update", "delete"};
+  bool synchronous_commit = true;
   int port = 0;
   std::string root = ".";
   std::string out = "bench/out";
@@ -112,6 +115,7 @@ Result<OpResult> RunOp(const Options& o, const CutOver& c, PgConn& admin, const 
                        std::vector<int64_t>& delete_ids, const std::vector<int64_t>& update_ids,
                        const std::vector<int64_t>& races, const std::vector<int64_t>& people, int64_t& bib) {
   ASSIGN_OR_RETURN(PgConn app, PgConn::Connect(c.target));
+  if (!o.synchronous_commit) RETURN_IF_ERROR(app.Run("SET synchronous_commit = off"));
   RETURN_IF_ERROR(app.Prepare("ins",
                               "INSERT INTO results (race_id, participant_id, bib, status, finish_seconds, laps, dnf, "
                               "splits, created_at) VALUES ($1, $2, $3, 'finished', $4, 0, $5, '[]', $6)",
@@ -220,9 +224,10 @@ Status Run(const Options& o) {
 
   const std::string load = LoadAverage();
   std::printf("reverse capture overhead: single-row transactions on `results` in PostgreSQL after a cutover,\n"
-              "%lld per arm per op in %lld ABBA block pairs; %ld cores; load average at the end: %s\n",
-              static_cast<long long>(o.tx), static_cast<long long>(o.blocks), ::sysconf(_SC_NPROCESSORS_ONLN),
-              load.c_str());
+              "%lld per arm per op in %lld ABBA block pairs, synchronous_commit %s; %ld cores; load average at the "
+              "end: %s\n",
+              static_cast<long long>(o.tx), static_cast<long long>(o.blocks), o.synchronous_commit ? "on" : "off",
+              ::sysconf(_SC_NPROCESSORS_ONLN), load.c_str());
   std::printf("%-7s %12s %12s %7s %12s  %-12s %10s %10s %9s\n", "op", "without tx/s", "with tx/s", "ratio",
               "(pair range)", "goal", "cpu us/tx", "with", "cpu ratio");
   nlohmann::json js = nlohmann::json::array();
@@ -248,18 +253,22 @@ Status Run(const Options& o) {
   }
   std::printf("ratio = median over the block pairs of with/without tx/s; cpu = the server backend's user+system time\n");
   nlohmann::json j = {{"bench", "reverse_capture_overhead"}, {"rows", o.rows}, {"tx_per_arm", o.tx},
-                      {"blocks", o.blocks}, {"loadavg_at_end", load}, {"ops", js}};
-  std::ofstream(o.out + "/reverse_capture_overhead.json") << j.dump(2) << "\n";
+                      {"blocks", o.blocks}, {"synchronous_commit", o.synchronous_commit}, {"loadavg_at_end", load}, {"ops", js}};
+  std::ofstream(o.out + "/reverse_capture_overhead" + (o.synchronous_commit ? "" : "-async") + ".json") << j.dump(2) << "\n";
   return Status::Ok();
 }
 
 Status ParseOptions(int argc, char** argv, Options& o) {
   const std::vector<cli::OptionSpec> specs = {{"db", true, ""},   {"rows", true, ""}, {"seed", true, ""},
                                               {"tx", true, ""},   {"blocks", true, ""}, {"ops", true, ""},
-                                              {"port", true, ""}, {"root", true, ""}, {"out", true, ""}};
+                                              {"port", true, ""}, {"root", true, ""}, {"out", true, ""},
+                                              {"synchronous-commit", true, ""}};
   ASSIGN_OR_RETURN(cli::Args args, cli::Args::Parse(std::vector<std::string>(argv + 1, argv + argc), specs));
   ASSIGN_OR_RETURN(o.rows, ParseInt64("rows", args.GetOr("rows", "200000")));
   ASSIGN_OR_RETURN(o.seed, ParseInt64("seed", args.GetOr("seed", "1")));
+  const std::string sync = args.GetOr("synchronous-commit", "on");
+  if (sync != "on" && sync != "off") return InvalidArgument("--synchronous-commit: on or off");
+  o.synchronous_commit = sync == "on";
   ASSIGN_OR_RETURN(o.tx, ParseInt64("tx", args.GetOr("tx", "3000")));
   ASSIGN_OR_RETURN(o.blocks, ParseInt64("blocks", args.GetOr("blocks", "10")));
   ASSIGN_OR_RETURN(int64_t port, ParseInt64("port", args.GetOr("port", "0")));

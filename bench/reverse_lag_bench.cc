@@ -81,6 +81,7 @@ struct Shared {
   std::atomic<bool> writers_done{false};
   std::atomic<int64_t> committed{0}, failed{0};
   std::string error;
+  std::string first_failure;  // the first failed transaction's message
 };
 
 Status Exec1(PGconn* c, const char* sql) {
@@ -88,6 +89,12 @@ Status Exec1(PGconn* c, const char* sql) {
   const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
   PQclear(r);
   return ok ? Status::Ok() : Internal(std::string(sql) + ": " + PQerrorMessage(c));
+}
+
+void NoteFailure(Shared& sh, const std::string& message) {
+  ++sh.failed;
+  std::lock_guard<std::mutex> l(sh.mu);
+  if (sh.first_failure.empty()) sh.first_failure = message;
 }
 
 void Writer(const Options& o, const CutOver& c, int w, const std::vector<int64_t>& races,
@@ -128,8 +135,8 @@ void Writer(const Options& o, const CutOver& c, int w, const std::vector<int64_t
       sql = "DELETE FROM results WHERE id = " + std::to_string(delete_ids.back());
       delete_ids.pop_back();
     }
-    if (!Exec1(pg, "BEGIN").ok()) {
-      ++sh.failed;
+    if (Status b = Exec1(pg, "BEGIN"); !b.ok()) {
+      NoteFailure(sh, b.message());
       continue;
     }
     PGresult* r = PQexec(pg, sql.c_str());
@@ -137,14 +144,14 @@ void Writer(const Options& o, const CutOver& c, int w, const std::vector<int64_t
     const int64_t id = ok && insert && PQntuples(r) == 1 ? std::stoll(PQgetvalue(r, 0, 0)) : 0;
     PQclear(r);
     if (!ok) {
+      NoteFailure(sh, PQerrorMessage(pg));
       (void)Exec1(pg, "ROLLBACK");
-      ++sh.failed;
       continue;
     }
     Commit cm;
     cm.sent = Clock::now();
-    if (!Exec1(pg, "COMMIT").ok()) {
-      ++sh.failed;
+    if (Status e = Exec1(pg, "COMMIT"); !e.ok()) {
+      NoteFailure(sh, e.message());
       continue;
     }
     cm.returned = Clock::now();
@@ -286,6 +293,7 @@ Status Run(const Options& o) {
               o.writers, static_cast<long long>(o.rate), achieved, static_cast<long long>(sh.committed.load()),
               static_cast<long long>(sh.failed.load()), wall, sh.lag_sent_ms.size(), ::sysconf(_SC_NPROCESSORS_ONLN),
               load.c_str(), 100 * stream_cpu);
+  if (!sh.first_failure.empty()) std::printf("first failed transaction: %s\n", sh.first_failure.c_str());
   std::printf("%-24s %8s %8s %8s  %s\n", "lag from", "p50 ms", "p99 ms", "max ms", "goal p99 <= 50 ms");
   std::printf("%-24s %8.1f %8.1f %8.1f  %s\n", "COMMIT sent", p50, p99, mx, p99 <= kGoalP99Ms ? "meets" : "MISSES");
   std::printf("%-24s %8.1f %8.1f %8.1f\n", "COMMIT returned", r50, r99, rmx);
