@@ -89,6 +89,7 @@ move() {  # move KIND: runs it, appends "kind start_ms end_ms freeze_ms fenced_a
   freeze=$(echo "$out" | python3 -c 'import json,sys; print("%.1f" % json.load(sys.stdin)["freeze_ms"])')
   if [[ $kind == cutover ]]; then accepted=$(sqlite_accepts); else accepted=$(pg_accepts); fi
   echo "$kind $t0 $t1 $freeze $accepted" >> "$MOVES"
+  echo "$out" >> "$WORK/reports.jsonl"
   echo "  $kind: freeze $freeze ms, fenced side accepted a probe write: $accepted" >&2
 }
 sleep 3
@@ -128,12 +129,16 @@ import json, statistics, sys
 moves_path, check_path, work, writers, out_path, load, rows = sys.argv[1:8]
 writers = int(writers)
 moves, late = [], {"cutover": 0, "rollback": 0}
+reports = [json.loads(l) for l in open(work + "/reports.jsonl") if l.strip()]
 for l in open(moves_path):
     f = l.split()
     if f[1] == "probe-late":
         late[f[0]] += int(f[2])
     else:
         moves.append({"kind": f[0], "start": int(f[1]), "end": int(f[2]), "freeze": float(f[3]), "probe": int(f[4])})
+for m, r in zip(moves, reports):
+    m["steps"] = r.get("steps", [])
+    m["attempts"] = r.get("attempts", 1)
 # Every gap between two consecutive acks of a writer, with the side each
 # ack was written to; a gap is charged to the move whose run overlaps it.
 acks = {}
@@ -180,6 +185,18 @@ for kind in ("cutover", "rollback"):
                  "app_gap_worst_ms": g, "accepted_after_fence": af}
     print("%-10s %9.1f %15s %10.1f %10d %14d" % (kind, statistics.median(fr), "%.1f-%.1f" % (min(fr), max(fr)),
                                                   max(fr), g, af))
+for kind in ("cutover", "rollback"):
+    steps = {}
+    for m in (m for m in moves if m["kind"] == kind):
+        for st in m["steps"]:
+            steps.setdefault(st["step"], []).append(st["ms"])
+    print("%s freeze by step, median (max) ms: %s" % (kind, ", ".join(
+        "%s %.1f (%.1f)" % (k, statistics.median(v), max(v)) for k, v in steps.items())))
+    out[kind]["steps_median_ms"] = {k: statistics.median(v) for k, v in steps.items()}
+for kind in ("cutover", "rollback"):
+    worst = max((m for m in moves if m["kind"] == kind), key=lambda m: m["freeze"])
+    print("worst %s freeze %.1f ms (attempt %s): %s" % (kind, worst["freeze"], worst["attempts"],
+          ", ".join("%s %.1f" % (st["step"], st["ms"]) for st in worst["steps"])))
 r = out["rollback"]
 print("goals (rollback): freeze median %.1f <= 200 ms %s; worst %.1f <= 1000 ms %s; gap %d <= 1500 ms %s" % (
     r["freeze_median_ms"], "meets" if r["freeze_median_ms"] <= 200 else "MISSES",
