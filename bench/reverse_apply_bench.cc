@@ -28,8 +28,9 @@
 // 4. Where slipway's time goes, in-process on a fresh copy: the round's
 //    phases through the same classes the stream uses (ReverseApplier over
 //    PgChangelogSource and SqliteSink): the whole round, then the read side
-//    alone (the Rows() query, which PQexec loads whole, and draining its
-//    cursor, which decodes every text value), the rest being the sink.
+//    alone (the window's tables, the keys, the Rows() query, which PQexec
+//    loads whole, and draining its cursor, which decodes every text value),
+//    the rest being the sink.
 // Prints a table (changes/s, x loop) and writes OUT/reverse_apply_bench.json.
 
 #include <libpq-fe.h>
@@ -245,7 +246,7 @@ Result<int64_t> Loop(const std::string& target, const std::string& path, int tid
 }
 
 struct Phases {
-  double round = 0, query = 0, decode = 0;
+  double round = 0, touched = 0, keys_read = 0, query = 0, decode = 0;
   int64_t changes = 0, keys = 0, rows = 0;
 };
 
@@ -271,9 +272,18 @@ Result<Phases> Profile(const CutOver& c, const std::string& target, const std::s
   }
   replicator::PgChangelogSource source(pg, c.plan, c.tids);
   ASSIGN_OR_RETURN(replicator::Position to, source.BeginRead());
+  auto t0 = Clock::now();
   ASSIGN_OR_RETURN(auto touched, source.Touched(from, to));
+  ph.touched = SecondsSince(t0);
   for (const auto& t : touched) {
-    auto t0 = Clock::now();
+    t0 = Clock::now();
+    ASSIGN_OR_RETURN(auto keys, source.Keys(t.tid, from, to));
+    while (true) {
+      ASSIGN_OR_RETURN(bool more, keys->Next());
+      if (!more) break;
+    }
+    ph.keys_read += SecondsSince(t0);
+    t0 = Clock::now();
     ASSIGN_OR_RETURN(auto rows, source.Rows(t.tid, from, to));
     ph.query += SecondsSince(t0);
     t0 = Clock::now();
@@ -379,18 +389,19 @@ Status Run(const Options& o) {
                 rate, loop_med / med, range, goal.c_str());
     js[m] = {{"seconds", v}, {"median_seconds", med}, {"changes_per_s", rate}, {"x_loop", loop_med / med}};
   }
-  std::printf("slipway's round in-process: %.2f s for %lld changes, %lld keys; of it, reading: the Rows() query "
-              "(PQexec, whole result in memory) %.2f s, decoding %lld rows %.2f s; the rest (changelog window, keys, "
-              "SQLite writes, commit) %.2f s\n",
-              ph.round, static_cast<long long>(ph.changes), static_cast<long long>(ph.keys), ph.query,
-              static_cast<long long>(ph.rows), ph.decode, ph.round - ph.query - ph.decode);
+  std::printf("slipway's round in-process: %.2f s for %lld changes, %lld keys; of it, reading PostgreSQL: the "
+              "window's tables %.2f s, the keys %.2f s, the Rows() query (PQexec, whole result in memory) %.2f s, "
+              "decoding %lld rows %.2f s; the rest (SQLite: deletes, inserts, commit) %.2f s\n",
+              ph.round, static_cast<long long>(ph.changes), static_cast<long long>(ph.keys), ph.touched, ph.keys_read,
+              ph.query, static_cast<long long>(ph.rows), ph.decode,
+              ph.round - ph.touched - ph.keys_read - ph.query - ph.decode);
   nlohmann::json j = {{"bench", "reverse_apply_bench"},
                       {"rows", o.rows},
                       {"changes", o.changes},
                       {"rows_per_tx", o.rows_per_tx},
                       {"loadavg_at_end", load},
                       {"methods", js},
-                      {"profile", {{"round_s", ph.round}, {"rows_query_s", ph.query}, {"decode_s", ph.decode},
+                      {"profile", {{"round_s", ph.round}, {"touched_s", ph.touched}, {"keys_s", ph.keys_read}, {"rows_query_s", ph.query}, {"decode_s", ph.decode},
                                    {"changes", ph.changes}, {"keys", ph.keys}, {"rows", ph.rows}}}};
   std::ofstream(o.out + "/reverse_apply_bench.json") << j.dump(2) << "\n";
   return Status::Ok();
