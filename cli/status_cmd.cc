@@ -53,6 +53,8 @@ int RunStatus(const std::vector<std::string>& argv) {
     j["phase"] = "none";
   } else {
     j["phase"] = (*m)->phase;
+    // After the cutover changes flow back: PostgreSQL -> SQLite.
+    j["direction"] = (*m)->phase == "cut_over" || (*m)->phase == "rolling_back" ? "reverse" : "forward";
     j["migration_id"] = (*m)->migration_id;
     j["applied_seq"] = (*m)->applied_seq;
     // The target's phase says a move died after its fence once the move
@@ -128,6 +130,15 @@ int RunStatus(const std::vector<std::string>& argv) {
     return code;
   }
   std::printf("migration   %s\nphase       %s\n", j.value("migration_id", "-").c_str(), j["phase"].get<std::string>().c_str());
+  if (j.value("direction", "") == "reverse") {
+    std::printf("direction   PostgreSQL -> SQLite (changes made after the cutover flow back)");
+    if (j.contains("applier") && j["applier"].contains("figures") && j["applier"]["figures"].is_object()) {
+      const auto& f = j["applier"]["figures"];
+      std::printf(", lag %lld changes, %.0f ms", static_cast<long long>(f.value("lag_changes", int64_t{0})),
+                  f.value("lag_ms", 0.0));
+    }
+    std::printf("\n");
+  }
   if (j.contains("interrupted")) {
     std::printf("INTERRUPTED %s\n", j["interrupted"]["message"].get<std::string>().c_str());
   }

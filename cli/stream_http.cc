@@ -19,6 +19,7 @@ std::string StreamStatusJson(replicator::StreamFigures& f) {
                       {"wal_frames_backfilled", f.frames_backfilled.load()}, {"wal_frames", f.wal_frames.load()}};
   std::lock_guard<std::mutex> lock(f.mu);
   j["phase"] = f.phase;
+  j["direction"] = f.direction;
   j["last_error"] = f.last_error;
   return j.dump();
 }
@@ -27,7 +28,15 @@ std::string StreamMetricsText(replicator::StreamFigures& f) {
   MetricsText m;
   auto gauge = [&](const char* name, const char* help, double v) { m.Family(name, MetricType::kGauge, help).Sample(v); };
   auto counter = [&](const char* name, const char* help, double v) { m.Family(name, MetricType::kCounter, help).Sample(v); };
-  gauge("slipway_applied_seq", "Changelog position applied to the target.", static_cast<double>(f.applied_seq));
+  bool reverse = false;
+  {
+    std::lock_guard<std::mutex> lock(f.mu);
+    reverse = f.direction == "reverse";
+  }
+  gauge("slipway_reverse", "1 while changes flow back from PostgreSQL into SQLite (after a cutover), else 0.",
+        reverse ? 1.0 : 0.0);
+  gauge("slipway_applied_seq", "Position applied (forward: changelog seq; reverse: snapshot xmax).",
+        static_cast<double>(f.applied_seq));
   gauge("slipway_source_seq", "Newest changelog position in the source.", static_cast<double>(f.source_seq));
   gauge("slipway_lag_changes", "Changes not yet applied.", static_cast<double>(f.lag_changes));
   gauge("slipway_lag_seconds", "Age of the oldest change not yet applied.", f.lag_ms / 1000.0);

@@ -446,7 +446,13 @@ struct Stream::Impl {
   }
 
   void Heartbeat() {
-    nlohmann::json j = {{"rate", fig.rate.load()},
+    std::string direction;
+    {
+      std::lock_guard<std::mutex> l(fig.mu);
+      direction = fig.direction;
+    }
+    nlohmann::json j = {{"direction", direction},
+                        {"rate", fig.rate.load()},
                         {"rounds", fig.rounds.load()},
                         {"changes_applied", fig.changes_applied.load()},
                         {"lag_changes", fig.lag_changes.load()},
