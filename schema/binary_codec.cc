@@ -1,4 +1,5 @@
 #include "schema/binary_codec.h"
+#include "schema/civil_date.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -11,16 +12,6 @@ namespace {
 constexpr int64_t kMicrosPerDay = 86400LL * 1000000LL;
 // Days from 1970-01-01 to 2000-01-01, PostgreSQL's epoch.
 constexpr int32_t kPgEpochDays = 10957;
-
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
 
 bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
   if (pos + n > s.size()) return false;
@@ -98,7 +89,7 @@ bool ParseDateDays(std::string_view s, int32_t* days) {
       !Digits(s, 8, 2, &d)) {
     return false;
   }
-  *days = static_cast<int32_t>(DaysFromCivil(y, static_cast<unsigned>(m), static_cast<unsigned>(d)) - kPgEpochDays);
+  *days = static_cast<int32_t>(DaysFromCivil(y, m, d) - kPgEpochDays);
   return true;
 }
 
