@@ -1,23 +1,13 @@
 #include "replicator/capture.h"
 
-#include <random>
-
 #include "common/failpoint.h"
+#include "common/random_id.h"
 #include "replicator/source_history.h"
 #include "replicator/table_sql.h"
 #include "sql/embedded.h"
 
 namespace slipway::replicator {
 namespace {
-
-std::string NewMigrationId() {
-  std::random_device rd;
-  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd());
-  char buf[33];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(gen()),
-                static_cast<unsigned long long>(gen()));
-  return buf;
-}
 
 std::string Trigger(const std::string& name, const std::string& when, const std::string& table,
                     const std::string& cond, int tid, const std::vector<std::string>& keys, const char* row) {
@@ -125,7 +115,7 @@ Result<CaptureInfo> InstallCapture(Db& db, const schema::SourceSchema& schema, c
   CaptureInfo info;
   info.migration_id = id->value_or("");
   if (info.migration_id.empty()) {
-    info.migration_id = NewMigrationId();
+    info.migration_id = RandomHexId();
     auto st = db.Prepare("INSERT INTO _slipway_meta (key, value) VALUES ('migration_id', ?)");
     if (!st.ok()) return rollback(st.status());
     st->Bind(1, std::string_view(info.migration_id));

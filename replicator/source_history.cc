@@ -1,9 +1,9 @@
 #include "replicator/source_history.h"
 
 #include <chrono>
-#include <cstdio>
-#include <random>
 #include <thread>
+
+#include "common/random_id.h"
 
 namespace slipway::replicator {
 namespace {
@@ -113,14 +113,7 @@ Status BeginWrite(Db& db) {
 
 }  // namespace
 
-std::string NewHistoryToken() {
-  std::random_device rd;
-  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd());
-  char buf[33];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(gen()),
-                static_cast<unsigned long long>(gen()));
-  return buf;
-}
+std::string NewHistoryToken() { return RandomHexId(); }
 
 Status CheckSourceHistory(Db& db, PgConn& pg, const std::string& source_path) {
   ASSIGN_OR_RETURN(TargetSide t, ReadTargetSide(pg));
