@@ -82,14 +82,6 @@ struct Options {
   fs::path bin;
 };
 
-Result<std::vector<int64_t>> Ids(PgConn& pg, const std::string& sql) {
-  ASSIGN_OR_RETURN(PgResult r, pg.Exec(sql));
-  std::vector<int64_t> ids;
-  for (int i = 0; i < r.Rows(); ++i) ids.push_back(std::stoll(r.Str(i, 0)));
-  if (ids.empty()) return Internal("no rows for: " + sql);
-  return ids;
-}
-
 // The backlog: see step 2 at the top.
 Status WriteBacklog(const Options& o, const std::string& target) {
   ASSIGN_OR_RETURN(PgConn pg, PgConn::Connect(target));
@@ -300,12 +292,8 @@ Result<Phases> Profile(const CutOver& c, const std::string& target, const std::s
 
 Status Run(const Options& o) {
   RETURN_IF_ERROR(EnsureRaceDb(o.bin, o.db, o.rows, o.seed, "reverse_apply_bench"));
-  const std::string work = o.out + "/reverse_apply_bench." + std::to_string(::getpid());
-  fs::create_directories(work);
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() { fs::remove_all(dir); }
-  } cleanup{work};
+  const ScopedWorkDir scoped(o.out + "/reverse_apply_bench." + std::to_string(::getpid()));
+  const std::string& work = scoped.dir;
   Server server;
   RETURN_IF_ERROR(server.Start(o.root, o.port ? o.port : 59000 + ::getpid() % 1000, "rabench"));
   ASSIGN_OR_RETURN(CutOver c, PrepareCutOver(o.bin, server, o.db, work, "backlog", "reverse_apply_bench"));

@@ -183,22 +183,10 @@ Result<OpResult> RunOp(const Options& o, const CutOver& c, PgConn& admin, const 
   return res;
 }
 
-Result<std::vector<int64_t>> Ids(PgConn& pg, const std::string& sql) {
-  ASSIGN_OR_RETURN(PgResult r, pg.Exec(sql));
-  std::vector<int64_t> ids;
-  for (int i = 0; i < r.Rows(); ++i) ids.push_back(std::stoll(r.Str(i, 0)));
-  if (ids.empty()) return Internal("no rows for: " + sql);
-  return ids;
-}
-
 Status Run(const Options& o) {
   RETURN_IF_ERROR(EnsureRaceDb(o.bin, o.db, o.rows, o.seed, "reverse_capture_overhead"));
-  const std::string work = o.out + "/reverse_capture_overhead." + std::to_string(::getpid());
-  fs::create_directories(work);
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() { fs::remove_all(dir); }
-  } cleanup{work};
+  const ScopedWorkDir scoped(o.out + "/reverse_capture_overhead." + std::to_string(::getpid()));
+  const std::string& work = scoped.dir;
   Server server;
   RETURN_IF_ERROR(server.Start(o.root, o.port ? o.port : 57000 + ::getpid() % 1000, "rcbench"));
   ASSIGN_OR_RETURN(CutOver c, PrepareCutOver(o.bin, server, o.db, work, "rc", "reverse_capture_overhead"));

@@ -67,6 +67,24 @@ inline Status EnsureRaceDb(const std::filesystem::path& bin, const std::string& 
   return Status::Ok();
 }
 
+// A folder of the bench's own, removed with everything in it at the end.
+struct ScopedWorkDir {
+  explicit ScopedWorkDir(std::string d) : dir(std::move(d)) { std::filesystem::create_directories(dir); }
+  ~ScopedWorkDir() { std::filesystem::remove_all(dir); }
+  ScopedWorkDir(const ScopedWorkDir&) = delete;
+  ScopedWorkDir& operator=(const ScopedWorkDir&) = delete;
+  std::string dir;
+};
+
+// The ids a query returns (its first column); no rows is an error.
+inline Result<std::vector<int64_t>> Ids(PgConn& pg, const std::string& sql) {
+  ASSIGN_OR_RETURN(PgResult r, pg.Exec(sql));
+  std::vector<int64_t> ids;
+  for (int i = 0; i < r.Rows(); ++i) ids.push_back(std::stoll(r.Str(i, 0)));
+  if (ids.empty()) return Internal("no rows for: " + sql);
+  return ids;
+}
+
 // A cut-over copy of the race-timing database: `source` (fenced SQLite file,
 // config in `env`) and `target` (PostgreSQL database `dbname`, capture armed,
 // the app's writes allowed).
