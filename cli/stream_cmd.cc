@@ -103,7 +103,7 @@ int RunStream(const std::vector<std::string>& argv) {
       return FinishInterruptedMove(source, target, move, recorded);
     };
   }
-  replicator::Stream stream(o, (*lp)->schema);
+  replicator::Stream stream(o);
   (*lp)->source = Db();  // the stream opens its own connection
 
   std::unique_ptr<StreamHttp> http;

@@ -67,7 +67,7 @@ Status Refuse(const SchemaDiff& d, const std::string& then) {
 
 }  // namespace
 
-Status SchemaWatch::Start(Db& db, PgConn& pg, const schema::SourceSchema& /*introspected_earlier*/) {
+Status SchemaWatch::Start(Db& db, PgConn& pg) {
   // The stamp and the schema it stands for are read in one transaction: a
   // schema read earlier (when the command started) may predate a change the
   // stamp already holds, and that change would then never be carried over.

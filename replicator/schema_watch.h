@@ -45,7 +45,7 @@ class SchemaWatch {
   // Compares the file with the stamp the target last applied under (none
   // yet: the file's is stored). Fails, naming every change, on changes the
   // stream cannot carry; pending() says whether there is something to carry.
-  Status Start(Db& db, PgConn& pg, const schema::SourceSchema& now);
+  Status Start(Db& db, PgConn& pg);
   // Inside the round's read transaction: kSchemaChanged with the change when
   // something changed. pending() then says whether it can be carried over.
   Status Check(Db& db);

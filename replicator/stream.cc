@@ -68,7 +68,6 @@ bool ReadWalIndex(Db& db, uint32_t* frames, uint32_t* backfilled) {
 
 struct Stream::Impl {
   StreamOptions o;
-  const schema::SourceSchema& initial_schema;
   StreamFigures& fig;
   std::atomic<bool> stop{false};
   WalWatch watch;
@@ -103,8 +102,7 @@ struct Stream::Impl {
   std::atomic<bool> ckpt_stop{false};
   schema::Plan plan_snapshot;  // the plan as attached, for the validation thread
 
-  Impl(StreamOptions opts, const schema::SourceSchema& s, StreamFigures& f)
-      : o(std::move(opts)), initial_schema(s), fig(f), watch(o.source_path) {}
+  Impl(StreamOptions opts, StreamFigures& f) : o(std::move(opts)), fig(f), watch(o.source_path) {}
   ~Impl() {
     StopCheckpoints();
     if (fk_thread.joinable()) fk_thread.join();
@@ -593,7 +591,7 @@ struct Stream::Impl {
 
   Status RunForward() {
     schema_watch = std::make_unique<SchemaWatch>(o.source_path, &plan);
-    Status started = schema_watch->Start(db, *pg, initial_schema);
+    Status started = schema_watch->Start(db, *pg);
     if (!started.ok() && !schema_watch->pending()) return started;
     if (schema_watch->pending()) RETURN_IF_ERROR(CarryOver());
     plan_snapshot = plan;
@@ -683,8 +681,7 @@ struct Stream::Impl {
   }
 };
 
-Stream::Stream(StreamOptions options, const schema::SourceSchema& schema)
-    : impl_(std::make_unique<Impl>(std::move(options), schema, figures_)) {}
+Stream::Stream(StreamOptions options) : impl_(std::make_unique<Impl>(std::move(options), figures_)) {}
 
 Stream::~Stream() = default;
 

@@ -73,7 +73,7 @@ struct StreamFigures {
 
 class Stream {
  public:
-  Stream(StreamOptions options, const schema::SourceSchema& schema);
+  explicit Stream(StreamOptions options);
   ~Stream();
 
   // Runs until stopped (or caught up / stop_at_seq with those options).
