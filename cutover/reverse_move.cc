@@ -96,7 +96,7 @@ class ReverseMove : public Move {
     // Every writer of these tables has finished (the lock waited for them)
     // and none can start: a snapshot taken now holds every write there is.
     replicator::RoundStats rs;
-    ASSIGN_OR_RETURN(pos_, applier_->Round(pos_, &rs));
+    ASSIGN_OR_RETURN(pos_, applier_->Round(pos_, &rs, /*max_changes=*/0));
     return pos_.seq;
   }
 

@@ -12,6 +12,12 @@
 
 #include "common/pg.h"
 #include "common/sqlite.h"
+#include "replicator/capture.h"
+#include "replicator/pg_state.h"
+#include "replicator/reverse_applier.h"
+#include "replicator/session.h"
+#include "replicator/sqlite_sink.h"
+#include "schema/plan.h"
 #include "tests/harness/sqlite_fixture.h"
 #include "tests/harness/test_env.h"
 
@@ -314,6 +320,103 @@ TEST_F(ReverseApplyTest, OtherSchemaChangesInPostgresStopTheStream) {
   back = StreamBack();
   EXPECT_EQ(back.exit_code, kSchemaChangedExit) << back.err;
   EXPECT_NE(back.err.find("column items.qty was dropped or renamed"), std::string::npos) << back.err;
+}
+
+// A backlog is written back in bounded SQLite transactions: each round
+// takes whole PostgreSQL transactions up to the bound (one bigger
+// transaction whole), a transaction held open across rounds and committed
+// late still arrives, and an applier that stops after any round resumes from
+// the position stored with that round: the file ends equal to PostgreSQL.
+TEST_F(ReverseApplyTest, BoundedRoundsResumeExactly) {
+  std::string rows = "CREATE TABLE items (id INTEGER PRIMARY KEY, v INTEGER NOT NULL);\nINSERT INTO items VALUES ";
+  for (int i = 1; i <= 20; ++i) rows += std::string(i > 1 ? ", " : "") + "(" + std::to_string(i) + ", 0)";
+  CutOver(rows + ";");
+
+  auto slow = PgConn::Connect(target_);
+  ASSERT_TRUE(slow.ok());
+  ASSERT_TRUE(slow->Run("BEGIN").ok());
+  ASSERT_TRUE(slow->Run("UPDATE items SET v = -1 WHERE id = 1").ok());
+  for (int i = 0; i < 120; ++i) AppRuns("INSERT INTO items VALUES (" + std::to_string(1000 + i) + ", " + std::to_string(i) + ")");
+  std::string big = "BEGIN; ";
+  for (int i = 0; i < 90; ++i) big += "INSERT INTO items VALUES (" + std::to_string(2000 + i) + ", 1); ";
+  AppRuns(big + "COMMIT");
+  for (int i = 0; i < 60; ++i) AppRuns("UPDATE items SET v = v + 7 WHERE id = " + std::to_string(1000 + i));
+  for (int i = 0; i < 30; ++i) AppRuns("DELETE FROM items WHERE id = " + std::to_string(1060 + i));
+
+  schema::Plan plan;
+  std::map<std::string, int> tids;
+  {
+    auto d = Db::Open(db_, Db::Mode::kReadOnly);
+    ASSERT_TRUE(d.ok());
+    auto capture = replicator::ReadCapture(*d);
+    ASSERT_TRUE(capture.ok()) << capture.status().message();
+    tids = capture->tids;
+    auto m = replicator::ReadMigration(app_);
+    ASSERT_TRUE(m.ok() && m->has_value());
+    auto p = schema::PlanFromJson((*m)->plan);
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    plan = *p;
+  }
+  auto cycle_row = app_.Exec("SELECT reverse_cycle, pg_snapshot_xmax(reverse_start::pg_snapshot)::text, reverse_start "
+                             "FROM slipway.migration");
+  ASSERT_TRUE(cycle_row.ok());
+  const int cycle = std::stoi(cycle_row->Str(0, 0));
+  replicator::Position pos{std::stoll(cycle_row->Str(0, 1)), cycle_row->Str(0, 2)};
+
+  constexpr int64_t kBound = 25;
+  int rounds = 0, restarts = 0;
+  bool slow_open = true;
+  std::vector<int64_t> sizes;
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    // A fresh applier every third round: it starts from the stored position.
+    auto pg = PgConn::Connect(target_);
+    ASSERT_TRUE(pg.ok());
+    ASSERT_TRUE(replicator::SetupSession(*pg, replicator::SessionRole::kApplier).ok());
+    auto sink = replicator::OpenReverseSinkDb(db_);
+    ASSERT_TRUE(sink.ok()) << sink.status().message();
+    if (rounds > 0) {
+      auto stored = replicator::ReadReversePosition(*sink, cycle);
+      ASSERT_TRUE(stored.ok() && stored->has_value());
+      pos = **stored;
+      ++restarts;
+    }
+    replicator::ReverseApplier applier(*pg, *sink, plan, tids, cycle);
+    bool idle = false;
+    for (int i = 0; i < 3; ++i) {
+      replicator::RoundStats rs;
+      auto next = applier.Round(pos, &rs, kBound);
+      ASSERT_TRUE(next.ok()) << next.status().message();
+      if (*next == pos) {
+        idle = true;
+        break;
+      }
+      pos = *next;
+      sizes.push_back(rs.changes);
+      ++rounds;
+      if (rounds == 4 && slow_open) {
+        ASSERT_TRUE(slow->Run("COMMIT").ok());
+        slow_open = false;
+      }
+    }
+    if (idle && !slow_open) break;
+  }
+  ASSERT_FALSE(slow_open) << "the backlog was applied in fewer than 4 rounds";
+  EXPECT_GT(restarts, 2);
+  int over = 0;
+  for (int64_t n : sizes) over += n > kBound ? 1 : 0;
+  EXPECT_EQ(over, 1) << "only the round holding the 90-row transaction may pass the bound";
+  EXPECT_GE(rounds, (301 - 90) / static_cast<int>(kBound) + 1);
+
+  auto pg_rows = app_.Exec("SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM items");
+  ASSERT_TRUE(pg_rows.ok());
+  auto d = Db::Open(db_, Db::Mode::kReadOnly);
+  ASSERT_TRUE(d.ok());
+  auto sq_rows = d->QueryText("SELECT group_concat(id || '=' || v, ',') FROM (SELECT id, v FROM items ORDER BY id)");
+  ASSERT_TRUE(sq_rows.ok() && sq_rows->has_value());
+  EXPECT_EQ(**sq_rows, pg_rows->Str(0, 0));
+  auto v1 = d->QueryInt("SELECT v FROM items WHERE id = 1");
+  ASSERT_TRUE(v1.ok());
+  EXPECT_EQ(v1->value_or(0), -1) << "the transaction committed late reached SQLite";
 }
 
 }  // namespace
