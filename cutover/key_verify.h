@@ -9,6 +9,7 @@
 
 #include "common/pg.h"
 #include "common/sqlite.h"
+#include "replicator/change_source.h"
 #include "schema/plan.h"
 
 namespace slipway::cutover {
@@ -23,6 +24,18 @@ struct TouchedDifference {
 // target holds the applied range.
 Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& target, const schema::Plan& plan,
                                                      const std::map<std::string, int>& tids, int64_t from, int64_t to);
+
+// The other direction: the rows of every key `source` touched in
+// (from, to], as it yields them in SQLite form, compared with the SQLite
+// file value by value (storage class and bytes); a touched key the source no
+// longer holds must be gone from the file too.
+// REQUIRES: inside source.BeginRead(), which returned a position no older
+// than `to`; `db` sees everything applied up to `to`.
+Result<std::vector<TouchedDifference>> VerifyTouchedInSqlite(replicator::ChangeSource& source, Db& db,
+                                                         const schema::Plan& plan,
+                                                         const std::map<std::string, int>& tids,
+                                                         const replicator::Position& from,
+                                                         const replicator::Position& to);
 
 Result<std::vector<TouchedDifference>> CompareCounts(Db& source, PgConn& target, const schema::Plan& plan);
 

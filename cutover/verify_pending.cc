@@ -1,5 +1,7 @@
 #include "cutover/verify_pending.h"
 
+#include <algorithm>
+
 namespace slipway::cutover {
 
 Result<bool> TargetHasPositions(PgConn& conn) {
@@ -40,6 +42,39 @@ Result<std::unordered_set<uint64_t>> ReadChangedKeys(Db& db, const schema::Table
     ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
     FrameChangelogKey(st.get(), 0, cols, &frame);
+    keys.insert(HashRow(frame).pending);
+  }
+  return keys;
+}
+
+Result<std::unordered_set<uint64_t>> ReadPgChangedKeys(PgConn& conn, const CompareColumns& cols, int tid,
+                                                       const std::string& applied) {
+  const size_t nkey = cols.rowid ? 1 : cols.key.size();
+  const size_t n = std::min<size_t>(nkey, kChangelogKeyColumns);
+  // The recorded text cast to the key's type and back: the text this
+  // session's COPY gives for the same key.
+  std::string select;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string type = cols.rowid ? "bigint" : cols.key[i]->type.Sql();
+    select += (i ? ", " : "") + std::string("k") + std::to_string(i + 1) + "::" + type + "::text";
+  }
+  ASSIGN_OR_RETURN(PgResult r, conn.ExecParams("SELECT DISTINCT " + select +
+                                                   " FROM slipway.changelog WHERE tid = $1 AND txid >= "
+                                                   "pg_snapshot_xmin($2::pg_snapshot) AND NOT "
+                                                   "pg_visible_in_snapshot(txid, $2::pg_snapshot)",
+                                               {std::to_string(tid), applied}));
+  std::unordered_set<uint64_t> keys;
+  RowFrame frame;
+  for (int row = 0; row < r.Rows(); ++row) {
+    frame.Clear();
+    for (size_t i = 0; i < n; ++i) {
+      if (r.IsNull(row, static_cast<int>(i))) {
+        frame.AddNull();
+      } else {
+        frame.AddPg(r.Get(row, static_cast<int>(i)), cols.KeyKind(i));
+      }
+    }
+    frame.EndKey();
     keys.insert(HashRow(frame).pending);
   }
   return keys;

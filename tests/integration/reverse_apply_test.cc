@@ -5,6 +5,7 @@
 // real binary, the harness's PostgreSQL.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "common/pg.h"
 #include "common/sqlite.h"
+#include "cutover/key_verify.h"
 #include "replicator/capture.h"
 #include "replicator/pg_state.h"
 #include "replicator/reverse_applier.h"
@@ -64,6 +66,26 @@ class ReverseApplyTest : public TargetTest {
       out.push_back(st->Int(0));
     }
     return out;
+  }
+
+  // What the reverse applier needs, as the cutover left it: the plan, the
+  // table ids, the cycle and the position the reverse stream starts from.
+  void LoadMove(schema::Plan* plan, std::map<std::string, int>* tids, int* cycle, replicator::Position* start) {
+    auto d = Db::Open(db_, Db::Mode::kReadOnly);
+    ASSERT_TRUE(d.ok());
+    auto capture = replicator::ReadCapture(*d);
+    ASSERT_TRUE(capture.ok()) << capture.status().message();
+    *tids = capture->tids;
+    auto m = replicator::ReadMigration(app_);
+    ASSERT_TRUE(m.ok() && m->has_value());
+    auto p = schema::PlanFromJson((*m)->plan);
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    *plan = *p;
+    auto r = app_.Exec("SELECT reverse_cycle, pg_snapshot_xmax(reverse_start::pg_snapshot)::text, reverse_start "
+                       "FROM slipway.migration");
+    ASSERT_TRUE(r.ok());
+    *cycle = std::stoi(r->Str(0, 0));
+    *start = replicator::Position{std::stoll(r->Str(0, 1)), r->Str(0, 2)};
   }
 
   std::string db_;
@@ -345,23 +367,9 @@ TEST_F(ReverseApplyTest, BoundedRoundsResumeExactly) {
 
   schema::Plan plan;
   std::map<std::string, int> tids;
-  {
-    auto d = Db::Open(db_, Db::Mode::kReadOnly);
-    ASSERT_TRUE(d.ok());
-    auto capture = replicator::ReadCapture(*d);
-    ASSERT_TRUE(capture.ok()) << capture.status().message();
-    tids = capture->tids;
-    auto m = replicator::ReadMigration(app_);
-    ASSERT_TRUE(m.ok() && m->has_value());
-    auto p = schema::PlanFromJson((*m)->plan);
-    ASSERT_TRUE(p.ok()) << p.status().message();
-    plan = *p;
-  }
-  auto cycle_row = app_.Exec("SELECT reverse_cycle, pg_snapshot_xmax(reverse_start::pg_snapshot)::text, reverse_start "
-                             "FROM slipway.migration");
-  ASSERT_TRUE(cycle_row.ok());
-  const int cycle = std::stoi(cycle_row->Str(0, 0));
-  replicator::Position pos{std::stoll(cycle_row->Str(0, 1)), cycle_row->Str(0, 2)};
+  int cycle = 0;
+  replicator::Position pos;
+  ASSERT_NO_FATAL_FAILURE(LoadMove(&plan, &tids, &cycle, &pos));
 
   constexpr int64_t kBound = 25;
   int rounds = 0, restarts = 0;
@@ -417,6 +425,91 @@ TEST_F(ReverseApplyTest, BoundedRoundsResumeExactly) {
   auto v1 = d->QueryInt("SELECT v FROM items WHERE id = 1");
   ASSERT_TRUE(v1.ok());
   EXPECT_EQ(v1->value_or(0), -1) << "the transaction committed late reached SQLite";
+}
+
+// The rollback's check inside the freeze: every key touched in PostgreSQL
+// since the full verify, compared with the file value by value. A value
+// changed behind the reverse stream's back, a row it lost and a row it kept
+// after PostgreSQL deleted it are each named with table, key and column.
+TEST_F(ReverseApplyTest, TouchedKeysAreComparedWithTheFile) {
+  CutOver("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, data BLOB);\n"
+          "INSERT INTO items VALUES (1, 'one', 1.5, x'01'), (2, 'two', 2.5, x'02'), (3, 'three', 3.5, x'03'),"
+          " (4, 'four', 4.5, x'04');");
+  schema::Plan plan;
+  std::map<std::string, int> tids;
+  int cycle = 0;
+  replicator::Position start;
+  ASSERT_NO_FATAL_FAILURE(LoadMove(&plan, &tids, &cycle, &start));
+  AppRuns("UPDATE items SET name = 'uno', price = 10.25 WHERE id = 1");
+  AppRuns("INSERT INTO items VALUES (5, 'five', 5.5, '\\x0505')");
+  AppRuns("DELETE FROM items WHERE id = 2");
+  AppRuns("UPDATE items SET data = '\\xff00' WHERE id = 3");
+
+  auto pg = PgConn::Connect(target_);
+  ASSERT_TRUE(pg.ok());
+  ASSERT_TRUE(replicator::SetupSession(*pg, replicator::SessionRole::kApplier).ok());
+  auto sink = replicator::OpenReverseSinkDb(db_);
+  ASSERT_TRUE(sink.ok());
+  replicator::ReverseApplier applier(*pg, *sink, plan, tids, cycle);
+  replicator::RoundStats rs;
+  auto pos = applier.Round(start, &rs);
+  ASSERT_TRUE(pos.ok()) << pos.status().message();
+
+  auto check = [&]() {
+    auto& source = applier.source();
+    auto now = source.BeginRead();
+    EXPECT_TRUE(now.ok());
+    auto diffs = cutover::VerifyTouchedInSqlite(source, *sink, plan, tids, start, *pos);
+    source.EndRead();
+    EXPECT_TRUE(diffs.ok()) << diffs.status().message();
+    std::vector<std::string> out;
+    if (diffs.ok()) {
+      for (const auto& d : *diffs) out.push_back(d.table + " " + d.key + ": " + d.what);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_EQ(check(), std::vector<std::string>{}) << "applied rows equal the file";
+
+  // Behind the reverse stream's back (triggers off, as the stream writes).
+  ASSERT_TRUE(sink->Exec("UPDATE items SET price = 10.5 WHERE id = 1").ok());
+  ASSERT_TRUE(sink->Exec("INSERT INTO items VALUES (2, 'two', 2.5, x'02')").ok());
+  ASSERT_TRUE(sink->Exec("DELETE FROM items WHERE id = 5").ok());
+  ASSERT_TRUE(sink->Exec("UPDATE items SET data = 'ff00' WHERE id = 3").ok());
+  ASSERT_TRUE(sink->Exec("UPDATE items SET name = 'untouched' WHERE id = 4").ok());
+  EXPECT_EQ(check(), (std::vector<std::string>{
+                         "items id=1: column price: PostgreSQL 10.25, SQLite 10.5",
+                         "items id=2: deleted in PostgreSQL, still in SQLite",
+                         "items id=3: column data: PostgreSQL blob of 2 bytes, SQLite 'ff00'",
+                         "items id=5: missing in SQLite",
+                     }));
+}
+
+// A difference the reverse stream cannot explain stops the rollback before
+// its freeze: the full verify it runs first names the key, and the app stays
+// on PostgreSQL.
+TEST_F(ReverseApplyTest, RollbackRefusesAFileThatDiffers) {
+  CutOver("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n"
+          "INSERT INTO items VALUES (1, 'one'), (2, 'two'), (3, 'three');");
+  AppRuns("UPDATE items SET name = 'uno' WHERE id = 1");
+  RunResult s = StreamBack();
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  {
+    auto sink = replicator::OpenReverseSinkDb(db_);
+    ASSERT_TRUE(sink.ok());
+    ASSERT_TRUE(sink->Exec("UPDATE items SET name = 'planted' WHERE id = 3").ok());
+  }
+  AppRuns("UPDATE items SET name = 'dos' WHERE id = 2");
+  const std::string env = dir_ + "/app.env";
+  RunResult r = RunSlipway({"rollback", "--source", db_, "--target", target_, "--flip-file", env, "--flip-key",
+                            "DATABASE_URL"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // the verify code: the databases differ
+  EXPECT_NE(r.err.find("id=3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not rolling back"), std::string::npos) << r.err;
+  auto phase = app_.Exec("SELECT phase FROM slipway.migration");
+  ASSERT_TRUE(phase.ok());
+  EXPECT_EQ(phase->Str(0, 0), "cut_over");
+  EXPECT_TRUE(app_.Run("UPDATE items SET name = 'still writable' WHERE id = 2").ok()) << "the app stays on PostgreSQL";
 }
 
 }  // namespace
