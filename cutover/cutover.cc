@@ -216,6 +216,12 @@ class Cutover {
     const int64_t budget = o_.max_freeze_ms;
     std::vector<StepTiming> steps;
     const auto t0 = Clock::now();
+    auto wall_ms = [] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+    report_.freeze_started_ms = wall_ms();
+    report_.freeze_ended_ms = 0;
     auto mark = t0;
     auto step = [&](const char* name) {
       auto now = Clock::now();
@@ -262,13 +268,17 @@ class Cutover {
     if (o_.dry_run) {
       report_.freeze_ms = Ms(t0, Clock::now());
       report_.steps = steps;
-      return Status::Ok();  // Release rolls the lock's transaction back
+      release.active = false;
+      move_->Unlock();  // the lock's transaction rolled back
+      report_.freeze_ended_ms = wall_ms();
+      return Status::Ok();
     }
     step_ = "fence";
     RETURN_IF_ERROR(Bound());
     RETURN_IF_ERROR(move_->Fence());
     release.active = false;
     step("fence");
+    report_.freeze_ended_ms = wall_ms();
     report_.freeze_ms = Ms(t0, Clock::now());
     report_.steps = steps;
     RETURN_IF_ERROR(FailpointStatus(name_ + ".after_fence_commit"));

@@ -141,8 +141,6 @@ class ForwardMove : public Move {
     if (c_.o.verify == VerifyMode::kChanged) {
       ASSIGN_OR_RETURN(diffs, VerifyTouchedKeys(c_.db, c_.pg, c_.plan, c_.tids, verified_seq_, applied_));
     }
-    ASSIGN_OR_RETURN(auto counts, CompareCounts(c_.db, c_.pg, c_.plan));
-    diffs.insert(diffs.end(), counts.begin(), counts.end());
     return diffs;
   }
 

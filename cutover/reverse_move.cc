@@ -147,8 +147,6 @@ class ReverseMove : public Move {
       if (!touched.ok()) return touched.status();
       diffs = std::move(*touched);
     }
-    ASSIGN_OR_RETURN(auto counts, CompareCounts(sink_, c_.pg, c_.plan));
-    diffs.insert(diffs.end(), counts.begin(), counts.end());
     return diffs;
   }
 
