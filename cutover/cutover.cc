@@ -299,8 +299,8 @@ class Cutover {
       RETURN_IF_ERROR(FlipConfig(o_.flip_file, o_.flip_key, app_url, o_.create_flip_file).Annotate("flip " + o_.flip_file));
     }
     RETURN_IF_ERROR(FailpointStatus(name_ + ".after_flip"));
-    if (!o_.on_flip.empty()) RunHook(app_url);
     RETURN_IF_ERROR(move_->Open());
+    if (!o_.on_flip.empty()) RunHook(app_url);
     (void)pg_.ExecParams("SELECT pg_advisory_unlock(hashtextextended($1, 0))", {"slipway:" + migration_id_});
     log_->info("{}: the app now writes to {}", name_, RedactConninfo(app_url));
     return Status::Ok();
