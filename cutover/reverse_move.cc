@@ -92,6 +92,9 @@ class ReverseMove : public Move {
   Result<int64_t> ApplyRound() override {
     replicator::RoundStats rs;
     ASSIGN_OR_RETURN(pos_, applier_->Round(pos_, &rs));
+    // A round cut short left at least that much behind: counting it would
+    // cost what is left, each round.
+    if (rs.more) return replicator::ReverseApplier::kRoundChanges;
     ASSIGN_OR_RETURN(auto lag, applier_->source().Pending(pos_));
     return lag.changes;
   }

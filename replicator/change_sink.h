@@ -26,6 +26,7 @@ struct RoundStats {
   int64_t deletes = 0;   // keys whose row is gone
   int tables = 0;
   bool copy_path = false;
+  bool more = false;     // the round was cut short: more changes were already waiting
 };
 
 // One table's share of a round. Its cursors read the source on demand, inside

@@ -18,7 +18,11 @@ constexpr const char* kAfter =
     "$1::pg_snapshot)";
 // The window (from, to]: after snapshot $1 and visible in snapshot $2. `to`
 // is the round's own snapshot, or one cut short of it by Bound().
-const std::string kWindow = std::string(kAfter) + " AND pg_visible_in_snapshot(txid, $2::pg_snapshot)";
+// The upper bound on txid keeps the index range to the window when Bound()
+// cut it short.
+const std::string kWindow = std::string(kAfter) +
+                            " AND txid < pg_snapshot_xmax($2::pg_snapshot) AND pg_visible_in_snapshot(txid, "
+                            "$2::pg_snapshot)";
 
 // A pg_snapshot's text form, "xmin:xmax:xip,xip,...".
 struct Snapshot {

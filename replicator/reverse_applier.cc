@@ -130,8 +130,11 @@ Result<Position> ReverseApplier::Round(const Position& from, RoundStats* stats, 
     RETURN_IF_ERROR(CheckSchema());
   }
   if (touched.empty() && !applier_->has_resync()) return from;
+  bool cut = false;
   if (!applier_->has_resync()) {
-    ASSIGN_OR_RETURN(to, source_->Bound(from, to, max_changes));
+    ASSIGN_OR_RETURN(Position bounded, source_->Bound(from, to, max_changes));
+    cut = !(bounded == to);
+    to = bounded;
   }
   auto applied = applier_->ApplyRange(from, to);
   if (!applied.ok()) {
@@ -148,6 +151,7 @@ Result<Position> ReverseApplier::Round(const Position& from, RoundStats* stats, 
     return applied.status();
   }
   *stats = *applied;
+  stats->more = cut;
   end_read();
   if (store_plan_) {
     // SQLite already has the column: a crash before this is followed again

@@ -67,6 +67,10 @@ Result<Db> OpenReverseSinkDb(const std::string& path) {
     return Status(Code::kInternal, "could not turn triggers off on the reverse applier's connection");
   }
   RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys = OFF"));
+  // Touched keys land anywhere in the file, each on a table page and one
+  // page per index: with SQLite's default 2 MB cache every round reads most
+  // of them back from the OS. 64 MB keeps them across rounds.
+  RETURN_IF_ERROR(db.Exec("PRAGMA cache_size = -65536"));
   return db;
 }
 
