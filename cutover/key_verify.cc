@@ -1,9 +1,9 @@
 #include "cutover/key_verify.h"
 
-#include <cstdio>
 #include <cstring>
 #include <set>
 
+#include "replicator/sqlite_values.h"
 #include "replicator/table_sql.h"
 #include "schema/binary_codec.h"
 #include "schema/canonical.h"
@@ -153,21 +153,6 @@ Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& tar
 
 namespace {
 
-// A SQLite value in a report: numbers as they are, text quoted and cut short.
-std::string SqliteValueText(const schema::SqlValue& v) {
-  switch (v.type) {
-    case SQLITE_INTEGER: return std::to_string(v.i);
-    case SQLITE_FLOAT: {
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.17g", v.d);
-      return buf;
-    }
-    case SQLITE_TEXT: return "'" + std::string(v.bytes.substr(0, 80)) + (v.bytes.size() > 80 ? "...'" : "'");
-    case SQLITE_BLOB: return "blob of " + std::to_string(v.bytes.size()) + " bytes";
-    default: return "NULL";
-  }
-}
-
 // Equal as stored: the same storage class and bytes. A number may come back
 // in the other numeric class when the column's affinity converted it on the
 // way in (REAL affinity stores 2 as 2.0, INTEGER affinity 2.0 as 2).
@@ -185,17 +170,6 @@ bool SameStored(const schema::SqlValue& a, const schema::SqlValue& b) {
     case SQLITE_TEXT:
     case SQLITE_BLOB: return a.bytes == b.bytes;
     default: return true;
-  }
-}
-
-void AppendKeyBytes(const schema::SqlValue& v, std::string* out) {
-  out->push_back(static_cast<char>('0' + v.type));
-  switch (v.type) {
-    case SQLITE_INTEGER: out->append(std::to_string(v.i)).append(";"); break;
-    case SQLITE_FLOAT: out->append(reinterpret_cast<const char*>(&v.d), sizeof v.d); break;
-    case SQLITE_TEXT:
-    case SQLITE_BLOB: out->append(std::to_string(v.bytes.size())).append(":").append(v.bytes); break;
-    default: break;
   }
 }
 
@@ -243,19 +217,13 @@ Result<std::vector<TouchedDifference>> VerifyTouchedInSqlite(replicator::ChangeS
       for (size_t i = 0; i < key_pos.size(); ++i) {
         const schema::SqlValue v = key_value(i);
         const int at = static_cast<int>(i) + 1;
-        switch (v.type) {
-          case SQLITE_INTEGER: lookup.Bind(at, v.i); break;
-          case SQLITE_FLOAT: lookup.Bind(at, v.d); break;
-          case SQLITE_TEXT: lookup.Bind(at, v.bytes); break;
-          case SQLITE_BLOB: lookup.BindBlob(at, v.bytes.data(), static_cast<int>(v.bytes.size())); break;
-          default: lookup.BindNull(at); break;
-        }
+        replicator::BindSqlValue(lookup, at, v);
       }
       return lookup.Step();
     };
     auto key_text = [&](auto&& key_value) {
       std::string k;
-      for (size_t i = 0; i < key_pos.size(); ++i) k += (i ? ", " : "") + key_names[i] + "=" + SqliteValueText(key_value(i));
+      for (size_t i = 0; i < key_pos.size(); ++i) k += (i ? ", " : "") + key_names[i] + "=" + replicator::SqlValueText(key_value(i));
       return k;
     };
 
@@ -266,7 +234,7 @@ Result<std::vector<TouchedDifference>> VerifyTouchedInSqlite(replicator::ChangeS
       if (!more) break;
       auto key_value = [&](size_t i) { return rows->Value(sql.rowid_keyed ? 0 : first + key_pos[i]); };
       std::string kb;
-      for (size_t i = 0; i < key_pos.size(); ++i) AppendKeyBytes(key_value(i), &kb);
+      for (size_t i = 0; i < key_pos.size(); ++i) replicator::AppendKeyBytes(key_value(i), &kb);
       present.insert(kb);
       ASSIGN_OR_RETURN(bool found, find(key_value));
       if (!found) {
@@ -279,7 +247,7 @@ Result<std::vector<TouchedDifference>> VerifyTouchedInSqlite(replicator::ChangeS
         if (SameStored(want, have)) continue;
         out.push_back({tm->source, key_text(key_value),
                        "column " + tm->columns[static_cast<size_t>(sql.column_index[c])].source + ": PostgreSQL " +
-                           SqliteValueText(want) + ", SQLite " + SqliteValueText(have)});
+                           replicator::SqlValueText(want) + ", SQLite " + replicator::SqlValueText(have)});
       }
     }
     ASSIGN_OR_RETURN(std::unique_ptr<replicator::RowCursor> keys, source.Keys(touch.tid, from, to));
@@ -288,7 +256,7 @@ Result<std::vector<TouchedDifference>> VerifyTouchedInSqlite(replicator::ChangeS
       if (!more) break;
       auto key_value = [&](size_t i) { return keys->Value(static_cast<int>(i)); };
       std::string kb;
-      for (size_t i = 0; i < key_pos.size(); ++i) AppendKeyBytes(key_value(i), &kb);
+      for (size_t i = 0; i < key_pos.size(); ++i) replicator::AppendKeyBytes(key_value(i), &kb);
       if (present.count(kb) != 0) continue;
       ASSIGN_OR_RETURN(bool found, find(key_value));
       if (found) out.push_back({tm->source, key_text(key_value), "deleted in PostgreSQL, still in SQLite"});

@@ -5,35 +5,13 @@
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "schema/fts.h"
+#include "replicator/sqlite_values.h"
 #include "schema/sql_lexer.h"
 
 namespace slipway::replicator {
 namespace {
 
 constexpr const char* kPositionKey = "reverse_position";
-
-void BindValue(Stmt& st, int i, const schema::SqlValue& v) {
-  switch (v.type) {
-    case SQLITE_INTEGER: st.Bind(i, v.i); break;
-    case SQLITE_FLOAT: st.Bind(i, v.d); break;
-    case SQLITE_TEXT: st.Bind(i, v.bytes); break;
-    case SQLITE_BLOB: st.BindBlob(i, v.bytes.data(), static_cast<int>(v.bytes.size())); break;
-    default: st.BindNull(i); break;
-  }
-}
-
-// The bytes of a key, for matching a deleted row's key to its new row; each
-// part is self-delimiting so that (1, 11) and (11, 1) differ.
-void AppendKeyPart(const schema::SqlValue& v, std::string* out) {
-  out->push_back(static_cast<char>('0' + v.type));
-  switch (v.type) {
-    case SQLITE_INTEGER: out->append(std::to_string(v.i)).append(";"); break;
-    case SQLITE_FLOAT: out->append(reinterpret_cast<const char*>(&v.d), sizeof v.d); break;
-    case SQLITE_TEXT:
-    case SQLITE_BLOB: out->append(std::to_string(v.bytes.size())).append(":").append(v.bytes); break;
-    default: break;
-  }
-}
 
 // Whether the table's one-column INTEGER primary key is its rowid.
 bool KeyIsRowid(Db& db, const schema::TableMapping& tm) {
@@ -45,18 +23,6 @@ bool KeyIsRowid(Db& db, const schema::TableMapping& tm) {
   return row.ok() && *row && st->Text(0) == "INTEGER";
 }
 
-
-// A value as it appears in a message: numbers as they are, text quoted and
-// cut short.
-std::string ValueText(const schema::SqlValue& v) {
-  switch (v.type) {
-    case SQLITE_INTEGER: return std::to_string(v.i);
-    case SQLITE_FLOAT: return std::to_string(v.d);
-    case SQLITE_TEXT: return "'" + std::string(v.bytes.substr(0, 80)) + "'";
-    case SQLITE_BLOB: return "(blob of " + std::to_string(v.bytes.size()) + " bytes)";
-    default: return "NULL";
-  }
-}
 
 }  // namespace
 
@@ -198,7 +164,7 @@ Status SqliteSink::Refused(const Table& t, const RowCursor& row, const Status& s
   std::string key;
   for (size_t i = 0; i < t.key_pos.size(); ++i) {
     key += (i ? ", " : "") + (t.sql.rowid_keyed ? std::string("rowid") : t.tm->key_source[i]) + "=" +
-           ValueText(row.Value(t.key_pos[i]));
+           SqlValueText(row.Value(t.key_pos[i]));
   }
   std::string msg = "table " + t.tm->source + ", key " + key + ": SQLite refuses the row written in PostgreSQL (" +
                     s.message() + ")";
@@ -242,7 +208,7 @@ Status SqliteSink::Refused(const Table& t, const RowCursor& row, const Status& s
     if (pos.size() == cols.size()) {
       auto other = db_.Prepare("SELECT " + keys + " FROM " + t.sql.sqlite_table + " WHERE " + where + " LIMIT 1");
       if (other.ok()) {
-        for (size_t i = 0; i < pos.size(); ++i) BindValue(*other, static_cast<int>(i) + 1, row.Value(pos[i]));
+        for (size_t i = 0; i < pos.size(); ++i) BindSqlValue(*other, static_cast<int>(i) + 1, row.Value(pos[i]));
         auto found = other->Step();
         if (found.ok() && *found) {
           std::string held;
@@ -285,11 +251,11 @@ Status SqliteSink::InsertRows(const Table& t, RowCursor& rows, const RowidsByKey
     ASSIGN_OR_RETURN(bool row, rows.Next());
     if (!row) break;
     RETURN_IF_ERROR(ins.Reset());
-    for (int c = 0; c < ncols; ++c) BindValue(ins, c + 1, rows.Value(c));
+    for (int c = 0; c < ncols; ++c) BindSqlValue(ins, c + 1, rows.Value(c));
     if (t.keep_rowid) {
       // The rowid the row had; a new row the next one.
       key.clear();
-      for (int p : t.key_pos) AppendKeyPart(rows.Value(p), &key);
+      for (int p : t.key_pos) AppendKeyBytes(rows.Value(p), &key);
       auto it = rowids != nullptr ? rowids->find(key) : RowidsByKey::const_iterator();
       if (rowids != nullptr && it != rowids->end()) {
         ins.Bind(ncols + 1, it->second);
@@ -344,11 +310,11 @@ Status SqliteSink::Apply(TableRound round, RoundStats* stats) {
     ++stats->keys;
     for (auto& r : removes) {
       RETURN_IF_ERROR(r.Reset());
-      for (int i = 0; i < nkey; ++i) BindValue(r, i + 1, keys->Value(i));
+      for (int i = 0; i < nkey; ++i) BindSqlValue(r, i + 1, keys->Value(i));
       RETURN_IF_ERROR(r.Run());
     }
     RETURN_IF_ERROR(del.Reset());
-    for (int i = 0; i < nkey; ++i) BindValue(del, i + 1, keys->Value(i));
+    for (int i = 0; i < nkey; ++i) BindSqlValue(del, i + 1, keys->Value(i));
     if (!t.keep_rowid) {
       RETURN_IF_ERROR(del.Run());
       continue;
@@ -356,7 +322,7 @@ Status SqliteSink::Apply(TableRound round, RoundStats* stats) {
     ASSIGN_OR_RETURN(bool deleted, del.Step());
     if (!deleted) continue;
     key.clear();
-    for (int i = 0; i < nkey; ++i) AppendKeyPart(keys->Value(i), &key);
+    for (int i = 0; i < nkey; ++i) AppendKeyBytes(keys->Value(i), &key);
     rowids[key] = del.Int(0);
     RETURN_IF_ERROR(del.Run());
   }
