@@ -2,10 +2,12 @@
 
 #include <thread>
 
+#include "cutover/row_frame.h"
 #include "replicator/table_sql.h"
 #include "schema/binary_codec.h"
 #include "schema/canonical.h"
 #include "schema/codec.h"
+#include "schema/reverse_codec.h"
 
 namespace slipway::cutover {
 namespace {
@@ -103,6 +105,10 @@ Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& tar
           continue;
         }
         const auto& cm = tm.columns[static_cast<size_t>(sql.column_index[c])];
+        if (!schema::KindComesBack(v, cm)) {
+          canon[c] = "<" + KindLost(v, cm) + ">";
+          continue;
+        }
         std::string text;
         Status s = schema::EncodeForPg(v, cm, &text);
         canon[c] = s.ok() ? schema::Canonical(text, cm) : "<" + s.message() + ">";

@@ -166,6 +166,7 @@ Result<Plan> BuildPlan(Db& db, const SourceSchema& schema, const MapOptions& opt
         }
         cm.user_override = true;
       }
+      for (auto& n : KindLossNotes(t.name, cm, audit.columns[i])) plan.notes.push_back(std::move(n));
       if (cm.skip) {
         tm.columns.push_back(std::move(cm));
         continue;

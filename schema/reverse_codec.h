@@ -103,4 +103,16 @@ struct OwnedValue {
 // column (an integral REAL comes back INTEGER).
 bool KindRecoverable(const ColumnMapping& col);
 
+// True when `v` (not NULL), sent through EncodeForPg() and read back by
+// DecodeFromPg() into a column of col.affinity, is stored with its own
+// storage class again. False, e.g., for an INTEGER 7 in a bytea column
+// (kAnyAsBytes: it lands as the bytes '7' and comes back a BLOB), a TEXT '7'
+// in an untyped column widened to text, an INTEGER in an untyped column
+// mapped to double precision, an integral REAL in an untyped column mapped to
+// an integer type or numeric. The verifier reports such values as different.
+bool KindComesBack(const SqlValue& v, const ColumnMapping& col);
+
+// SQLite's name of a storage class: "INTEGER", "REAL", "TEXT", "BLOB", "NULL".
+const char* StorageClassName(int type);
+
 }  // namespace slipway::schema

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <thread>
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "common/pg.h"
@@ -334,6 +335,51 @@ TEST_F(VerifyTest, ValueThePlanCannotEncodeIsADifference) {
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("target 20"), std::string::npos) << r.out;
+}
+
+// A mapping file choosing bytea for an untyped column of integers, reals,
+// text and blobs: every value whose kind bytea cannot keep is different,
+// named by table, key, column and value, whether the snapshot copied it or
+// the stream carried it; blobs are equal.
+TEST_F(VerifyTest, KindTheMappingCannotKeepIsADifference) {
+  std::string db = MakeSqlite(dir_, "kinds.db", R"sql(
+    CREATE TABLE t (k INTEGER PRIMARY KEY, v);
+    INSERT INTO t VALUES (1, 7), (2, 2.5), (3, 'seven'), (4, x'0102');
+  )sql");
+  std::string mapping = dir_ + "/map.json";
+  std::ofstream(mapping) << R"({"tables": {"t": {"columns": {"v": {"type": "bytea"}}}}})";
+  plan_path_ = dir_ + "/plan.json";
+  RunResult p = RunSlipway({"plan", "--source", db, "--mapping", mapping, "--out", plan_path_});
+  ASSERT_EQ(p.exit_code, 0) << p.err << p.out;
+  RunResult snap = RunSlipway({"snapshot", "--source", db, "--target", target_, "--plan", plan_path_, "--set-wal"});
+  ASSERT_EQ(snap.exit_code, 0) << snap.err;
+
+  VerifyRun r = Verify(db);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("k=1  different: v source INTEGER 7 (bytea keeps only its text: its kind is lost), "
+                       "target '\\x37'"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("k=2  different: v source REAL 2.5 (bytea keeps only its text: its kind is lost), "
+                       "target '\\x322e35'"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("k=3  different: v source TEXT 'seven'"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("k=4 "), std::string::npos) << r.out;
+
+  Sqlite(db, "UPDATE t SET v = x'0708' WHERE k IN (1, 2, 3); INSERT INTO t VALUES (5, 9), (6, x'09')");
+  RunResult stream = RunSlipway({"stream", "--source", db, "--target", target_, "--until-caught-up"});
+  ASSERT_EQ(stream.exit_code, 0) << stream.err;
+  VerifyRun after = Verify(db, {"--json"});
+  EXPECT_EQ(after.exit_code, 1) << after.out << after.err;
+  const json* t = FindTable(after.doc, "t");
+  ASSERT_NE(t, nullptr) << after.out;
+  EXPECT_EQ((*t)["mismatched"], 1) << after.out;
+  const json* five = FindKey(*t, "k=5");
+  ASSERT_NE(five, nullptr) << after.out;
+  EXPECT_EQ((*five)["columns"][0]["column"], "v");
+  EXPECT_EQ((*five)["columns"][0]["source"], "INTEGER 9 (bytea keeps only its text: its kind is lost)");
+  EXPECT_EQ((*five)["columns"][0]["target"], "'\\x39'");
 }
 
 TEST_F(VerifyTest, MissingTargetTableIsAnError) {
