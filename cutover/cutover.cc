@@ -21,6 +21,7 @@
 #include "cutover/freeze_budget.h"
 #include "cutover/key_verify.h"
 #include "cutover/move.h"
+#include "cutover/uncaptured_check.h"
 #include "cutover/verifier.h"
 #include "replicator/capture.h"
 #include "replicator/pg_state.h"
@@ -291,9 +292,37 @@ class Cutover {
     RETURN_IF_ERROR(FailpointStatus(name_ + ".after_flip"));
     if (!o_.on_flip.empty()) RunHook(app_url);
     RETURN_IF_ERROR(move_->Open());
+    if (o_.direction == Direction::kForward && o_.verify != VerifyMode::kNone) CheckUncaptured();
     (void)pg_.ExecParams("SELECT pg_advisory_unlock(hashtextextended($1, 0))", {"slipway:" + migration_id_});
     log_->info("{}: the app now writes to {}", name_, RedactConninfo(app_url));
     return Status::Ok();
+  }
+
+  // Step 10, with the applier's lock still held: no reverse stream writes
+  // the file or prunes slipway.changelog while the two sides are compared.
+  // The move is done whatever this finds; what it finds is reported and
+  // recorded, never silent.
+  void CheckUncaptured() {
+    const auto t0 = Clock::now();
+    auto r = CheckUncapturedWrites(o_.source_path, o_.target_uri, plan_, tids_);
+    if (!r.ok()) {
+      report_.notes.push_back("the check for writes trigger capture cannot see (incremental blob I/O) failed: " +
+                              r.status().message() + "; run `slipway verify` now");
+      log_->warn("uncaptured-write check failed: {}", r.status().message());
+      return;
+    }
+    report_.uncaptured_checked = true;
+    report_.uncaptured_tables = r->tables;
+    report_.uncaptured_total = r->total;
+    for (const auto& d : r->differences) {
+      report_.uncaptured.push_back("table " + d.table + (d.key.empty() ? "" : ", " + d.key) + ": " + d.what);
+    }
+    nlohmann::json j = {{"tables", r->tables}, {"differing_keys", r->total}, {"differences", report_.uncaptured}};
+    Status s = pg_.ExecParams("UPDATE slipway.migration SET uncaptured_check = $1::jsonb", {j.dump()}).status();
+    if (!s.ok()) log_->warn("recording the uncaptured-write check failed: {}", s.message());
+    log_->info("uncaptured-write check: tables={} differing_keys={} ms={:.0f}", r->tables.size(), r->total,
+               Ms(t0, Clock::now()));
+    for (const auto& d : report_.uncaptured) log_->error("not carried over (no trigger fired): {}", d);
   }
 
   void RunHook(const std::string& app_url) {

@@ -24,6 +24,7 @@
 // thread while VerifyTable runs) and a SQLite connection of its own (from a
 // worker thread).
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,10 @@ struct VerifyOptions {
   size_t buckets = 0;                  // 0: sized from the table's row count
   size_t detail_rows = 10000;          // rows kept whole while narrowing, per side
   size_t narrow_rows = 4000000;        // rows kept as hashes while narrowing, per side
+  // After a cutover: per SQLite table, its id in the target's reverse
+  // changelog (slipway.changelog). A differing key found there changed in
+  // PostgreSQL since the cutover and is reported as pending.
+  const std::map<std::string, int>* target_changelog_tids = nullptr;
 };
 
 struct ColumnDiff {

@@ -1,5 +1,7 @@
 #include "cutover/verify_pending.h"
 
+#include <algorithm>
+
 namespace slipway::cutover {
 
 Result<bool> TargetHasPositions(PgConn& conn) {
@@ -40,6 +42,30 @@ Result<std::unordered_set<uint64_t>> ReadChangedKeys(Db& db, const schema::Table
     ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
     FrameChangelogKey(st.get(), 0, cols, &frame);
+    keys.insert(HashRow(frame).pending);
+  }
+  return keys;
+}
+
+Result<std::unordered_set<uint64_t>> ReadTargetChangedKeys(PgConn& conn, int tid, const CompareColumns& cols) {
+  std::unordered_set<uint64_t> keys;
+  ASSIGN_OR_RETURN(PgResult exists, conn.Exec("SELECT to_regclass('slipway.changelog') IS NOT NULL"));
+  if (exists.Get(0, 0) != "t") return keys;
+  ASSIGN_OR_RETURN(PgResult r, conn.ExecParams("SELECT DISTINCT k1, k2, k3, k4 FROM slipway.changelog WHERE tid = $1",
+                                               {std::to_string(tid)}));
+  const size_t nkey = std::min<size_t>(cols.rowid ? 1 : cols.key.size(), kChangelogKeyColumns);
+  RowFrame frame;
+  for (int row = 0; row < r.Rows(); ++row) {
+    frame.Clear();
+    for (size_t i = 0; i < nkey; ++i) {
+      const int c = static_cast<int>(i);
+      if (r.IsNull(row, c)) {
+        frame.AddNull();
+      } else {
+        frame.AddPg(r.Get(row, c), cols.KeyKind(i));
+      }
+    }
+    frame.EndKey();
     keys.insert(HashRow(frame).pending);
   }
   return keys;

@@ -36,4 +36,9 @@ Result<std::optional<int64_t>> ReadChangelogHead(Db& db);
 Result<std::unordered_set<uint64_t>> ReadChangedKeys(Db& db, const schema::TableMapping& t,
                                                      const CompareColumns& cols, int64_t after);
 
+// The keys of table `tid` in the target's reverse changelog
+// (slipway.changelog: what the app changed in PostgreSQL since the cutover),
+// as the pending hash of RowHashes.
+Result<std::unordered_set<uint64_t>> ReadTargetChangedKeys(PgConn& conn, int tid, const CompareColumns& cols);
+
 }  // namespace slipway::cutover

@@ -122,6 +122,12 @@ namespace slipway::schema {
 // rollback risk: such a value comes back from PostgreSQL as another kind,
 // and verify reports it as different. Texts in an untyped column widened to
 // text are MapColumn's note.
+// True when the column's SQLite values are TEXT or BLOB (bytea, text-like,
+// JSON, uuid, date text): what SQLite's incremental blob API
+// (sqlite3_blob_write) can change in place without firing a trigger.
+bool HoldsTextOrBlob(const ColumnMapping& col);
+bool HoldsTextOrBlob(const TableMapping& table);
+
 inline constexpr const char* kKindLossMarker = "verify reports each as different";
 std::vector<Note> KindLossNotes(const std::string& table, const ColumnMapping& col, const ColumnAudit& audit);
 

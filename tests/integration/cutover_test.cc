@@ -258,6 +258,82 @@ TEST_F(CutoverTest, PostponedUntilReleased) {
   EXPECT_FALSE(SqliteAcceptsWrites(db_));
 }
 
+// A write through SQLite's incremental blob API fires no trigger: made while
+// a cutover is postponed (after its full verify), neither the stream nor the
+// freeze's check of touched keys can see it. The check after the move finds
+// it: the cutover names table, key and column and exits 1, and `status` says
+// so while the app is on PostgreSQL.
+TEST_F(CutoverTest, IncrementalBlobWriteDuringAPostponedCutoverIsNotSilent) {
+  std::string flag = dir_ + "/hold";
+  RunResult cut;
+  std::thread cutter([&] { cut = RunSlipway(CutoverArgs({"--postpone", "--postpone-file", flag})); });
+  for (int i = 0; i < 300 && !std::filesystem::exists(flag); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(std::filesystem::exists(flag)) << "postponed";
+
+  int64_t id = 0;
+  std::string name;
+  {
+    auto d = Db::Open(db_, Db::Mode::kReadWrite);
+    ASSERT_TRUE(d.ok()) << d.status().message();
+    sqlite3_busy_timeout(d->get(), 5000);
+    id = d->QueryInt("SELECT min(id) FROM events")->value_or(0);
+    name = d->QueryText("SELECT name FROM events WHERE id = " + std::to_string(id))->value_or("");
+    ASSERT_FALSE(name.empty());
+    const int64_t seq_before = d->QueryInt("SELECT max(seq) FROM _slipway_changelog")->value_or(0);
+    sqlite3_blob* blob = nullptr;
+    ASSERT_EQ(sqlite3_blob_open(d->get(), "main", "events", "name", id, 1, &blob), SQLITE_OK)
+        << sqlite3_errmsg(d->get());
+    const char z = name[0] == 'Z' ? 'Y' : 'Z';
+    ASSERT_EQ(sqlite3_blob_write(blob, &z, 1, 0), SQLITE_OK);
+    ASSERT_EQ(sqlite3_blob_close(blob), SQLITE_OK);
+    name[0] = z;
+    EXPECT_EQ(d->QueryText("SELECT name FROM events WHERE id = " + std::to_string(id))->value_or(""), name);
+    EXPECT_EQ(d->QueryInt("SELECT max(seq) FROM _slipway_changelog")->value_or(0), seq_before)
+        << "no trigger fired";
+  }
+  RunResult rel = RunSlipway({"cutover", "--target", target_, "--release"});
+  EXPECT_EQ(rel.exit_code, 0) << rel.err;
+  cutter.join();
+
+  EXPECT_EQ(cut.exit_code, 1) << cut.out << cut.err;
+  auto j = nlohmann::json::parse(cut.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << cut.out;
+  EXPECT_EQ(j["outcome"], "cut over");
+  ASSERT_TRUE(j.contains("uncaptured_check")) << cut.out;
+  EXPECT_EQ(j["uncaptured_check"]["differing_keys"], 1) << cut.out;
+  ASSERT_EQ(j["uncaptured_check"]["differences"].size(), 1u) << cut.out;
+  const std::string diff = j["uncaptured_check"]["differences"][0];
+  EXPECT_NE(diff.find("table events, id=" + std::to_string(id) + ": different: name source '" + name + "'"),
+            std::string::npos)
+      << diff;
+  EXPECT_NE(cut.err.find("1 key(s) differ between the fenced SQLite file and PostgreSQL"), std::string::npos)
+      << cut.err;
+  EXPECT_TRUE(PgAcceptsWrites(target_)) << "the move itself is done";
+
+  RunResult status = RunSlipway({"status", "--source", db_, "--target", target_});
+  EXPECT_EQ(status.exit_code, 1) << status.out << status.err;
+  EXPECT_NE(status.out.find("NOT CARRIED OVER"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("id=" + std::to_string(id)), std::string::npos) << status.out;
+
+  RunResult status_json = RunSlipway({"status", "--source", db_, "--target", target_, "--json"});
+  EXPECT_EQ(nlohmann::json::parse(status_json.out, nullptr, false)["uncaptured"]["differing_keys"], 1)
+      << status_json.out;
+}
+
+// An ordinary cutover, with no write trigger capture missed: the check after
+// the move compares the tables holding text or blobs, finds nothing, exits 0.
+TEST_F(CutoverTest, CheckAfterTheMoveFindsNothingWithoutUncapturedWrites) {
+  RunResult r = RunSlipway(CutoverArgs());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.contains("uncaptured_check")) << r.out;
+  EXPECT_EQ(j["uncaptured_check"]["differing_keys"], 0);
+  EXPECT_FALSE(j["uncaptured_check"]["tables"].empty());
+  RunResult status = RunSlipway({"status", "--source", db_, "--target", target_});
+  EXPECT_EQ(status.exit_code, 0) << status.out << status.err;
+  EXPECT_EQ(status.out.find("NOT CARRIED OVER"), std::string::npos) << status.out;
+}
+
 // A crash at each named point leaves one writable database at most, and
 // --resume (or --abort) ends in a clean state.
 TEST_F(CutoverTest, KilledAtEveryFailpoint) {
