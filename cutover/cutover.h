@@ -3,7 +3,8 @@
 //
 //  1. wait for a small lag (applying it ourselves; a running stream hands
 //     over: there is never more than one applier), verify everything once
-//     while the app still writes, optionally hold until an operator releases;
+//     while the app still writes, optionally hold until an operator releases
+//     (then the tables holding TEXT or BLOB values are verified again);
 //  2. freeze: BEGIN IMMEDIATE on the SQLite file (app writers wait in their
 //     busy handler), start the clock;
 //  3. read the final position under the lock and drain to it;
