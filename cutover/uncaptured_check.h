@@ -3,11 +3,12 @@
 // incremental blob API (sqlite3_blob_write, Python's Connection.blobopen)
 // changes a TEXT or BLOB value in place without firing any trigger, so such a
 // write made after the cutover's full verify reaches neither the stream nor
-// the freeze's verify of touched keys. Once the file is fenced and PostgreSQL
-// open, CheckUncapturedWrites compares every table that has a column holding
-// TEXT or BLOB values (schema::HoldsTextOrBlob) between the fenced file and PostgreSQL, outside the
-// freeze; the keys the app changed in PostgreSQL since (slipway.changelog)
-// are left aside. What differs is a write PostgreSQL does not have.
+// the freeze's verify of touched keys. Once the file is fenced and
+// PostgreSQL open, CheckUncapturedWrites compares every table that has a
+// column holding TEXT or BLOB values (schema::HoldsTextOrBlob) between the
+// fenced file and PostgreSQL, outside the freeze; the keys the app changed in
+// PostgreSQL since (slipway.changelog) are left aside. What differs is a
+// write PostgreSQL does not have.
 // REQUIRES: the caller holds the applier's advisory lock (no reverse stream
 // writes the file or prunes slipway.changelog meanwhile).
 // Thread-safety: one call at a time per connection.

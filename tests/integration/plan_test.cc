@@ -212,6 +212,35 @@ TEST_F(PlanTest, MappingThatLosesTheKindIsARollbackRiskPerKind) {
   EXPECT_TRUE(NotesFor(clean.plan, "t", "v", "warning").empty()) << clean.plan["notes"].dump();
 }
 
+// Trigger capture cannot see SQLite's incremental blob API: the plan says so
+// for each table with a column holding TEXT or BLOB values, and only there.
+TEST_F(PlanTest, TablesWithTextOrBlobColumnsNoteIncrementalBlobWrites) {
+  std::string db = MakeSqlite(dir_, "blobs.db", R"sql(
+    CREATE TABLE files (id INTEGER PRIMARY KEY, data BLOB);
+    INSERT INTO files VALUES (1, x'0102');
+    CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+    INSERT INTO notes VALUES (1, 'hello');
+    CREATE TABLE counts (id INTEGER PRIMARY KEY, n INTEGER, ratio REAL);
+    INSERT INTO counts VALUES (1, 2, 0.5);
+  )sql");
+  PlanRun r = Plan(db, target_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto blob_note = [&](const std::string& table) {
+    int n = 0;
+    for (const auto& note : NotesFor(r.plan, table, "", "info")) {
+      n += note["message"].get<std::string>().find("incremental blob API") != std::string::npos;
+    }
+    return n;
+  };
+  EXPECT_EQ(blob_note("files"), 1) << r.plan["notes"].dump();
+  EXPECT_EQ(blob_note("notes"), 1);
+  EXPECT_EQ(blob_note("counts"), 0);
+  RunResult text = RunSlipway({"plan", "--source", db});
+  EXPECT_NE(text.out.find("files: trigger capture cannot see writes through SQLite's incremental blob API"),
+            std::string::npos)
+      << text.out;
+}
+
 TEST_F(PlanTest, MappingFileRenamesSkipsAndChecksFit) {
   std::string db = MakeSqlite(dir_, "m.db", R"sql(
     CREATE TABLE People (id INTEGER PRIMARY KEY, Name TEXT, secret TEXT, age TEXT);
