@@ -382,6 +382,42 @@ TEST_F(VerifyTest, KindTheMappingCannotKeepIsADifference) {
   EXPECT_EQ((*five)["columns"][0]["target"], "'\\x39'");
 }
 
+// The cutover's verify compares the kind too: it refuses while such values
+// are left, and goes through once SQLite stores them as BLOBs (what bytea
+// keeps), carried by the stream like any change.
+TEST_F(VerifyTest, KindLossStopsTheCutoverUntilTheValuesAreBlobs) {
+  std::string db = MakeSqlite(dir_, "kinds.db", R"sql(
+    CREATE TABLE t (k INTEGER PRIMARY KEY, v);
+    INSERT INTO t VALUES (1, 7), (2, 2.5), (3, x'0102');
+  )sql");
+  std::string mapping = dir_ + "/map.json";
+  std::ofstream(mapping) << R"({"tables": {"t": {"columns": {"v": {"type": "bytea"}}}}})";
+  plan_path_ = dir_ + "/plan.json";
+  ASSERT_EQ(RunSlipway({"plan", "--source", db, "--mapping", mapping, "--out", plan_path_}).exit_code, 0);
+  RunResult snap = RunSlipway({"snapshot", "--source", db, "--target", target_, "--plan", plan_path_, "--set-wal"});
+  ASSERT_EQ(snap.exit_code, 0) << snap.err;
+  std::string env = dir_ + "/app.env";
+  std::ofstream(env) << "DATABASE_URL=sqlite://" << db << "\n";
+  const std::vector<std::string> cutover = {"cutover", "--source", db, "--target", target_,
+                                            "--flip-file", env, "--flip-key", "DATABASE_URL"};
+  RunResult refused = RunSlipway(cutover);
+  EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("differing keys in table t (e.g. k=1)"), std::string::npos) << refused.err;
+  Sqlite(db, "INSERT INTO t VALUES (4, 8)");  // SQLite is still the app's database
+
+  Sqlite(db, "UPDATE t SET v = CAST(v AS BLOB) WHERE typeof(v) <> 'blob'");
+  RunResult stream = RunSlipway({"stream", "--source", db, "--target", target_, "--until-caught-up"});
+  ASSERT_EQ(stream.exit_code, 0) << stream.err;
+  EXPECT_EQ(Verify(db).exit_code, 0);
+  RunResult moved = RunSlipway(cutover);
+  ASSERT_EQ(moved.exit_code, 0) << moved.out << moved.err;
+  auto pg = PgConn::Connect(target_);
+  ASSERT_TRUE(pg.ok());
+  auto r = pg->Exec("SELECT string_agg(k || '=' || v::text, ' ' ORDER BY k) FROM t");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->Str(0, 0), "1=\\x37 2=\\x322e35 3=\\x0102 4=\\x38");
+}
+
 TEST_F(VerifyTest, MissingTargetTableIsAnError) {
   std::string db = MakeSqlite(dir_, "many.db", kManyTypes);
   Migrate(db);
