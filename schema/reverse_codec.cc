@@ -289,8 +289,21 @@ bool KindRecoverable(const ColumnMapping& col) {
     case Repr::kAnyAsBytes: return false;
     case Repr::kAnyAsText:
     case Repr::kNumberAsNumeric: return col.affinity != Affinity::kBlob;
+    case Repr::kNative:
+      switch (col.type.kind) {
+        case PgKind::kBigint:
+        case PgKind::kInteger:
+        case PgKind::kSmallint:
+        case PgKind::kDouble: return col.affinity != Affinity::kBlob;
+        default: return true;
+      }
     default: return true;
   }
+}
+
+bool SameInPostgres(const SqlValue& a, const SqlValue& b, const ColumnMapping& col) {
+  std::string ea, eb;
+  return EncodeForPg(a, col, &ea).ok() && EncodeForPg(b, col, &eb).ok() && ea == eb;
 }
 
 bool KindComesBack(const SqlValue& v, const ColumnMapping& col) {

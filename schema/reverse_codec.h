@@ -99,9 +99,16 @@ struct OwnedValue {
 // False when DecodeFromPg() cannot tell which storage class the SQLite value
 // had, so a reverse write may store a value of another class than the
 // original: kAnyAsText in a BLOB-affinity (untyped) column that may hold
-// numbers and text, kAnyAsBytes, and kNumberAsNumeric in a BLOB-affinity
-// column (an integral REAL comes back INTEGER).
+// numbers and text, kAnyAsBytes, and in a BLOB-affinity column
+// kNumberAsNumeric and native integer or double types (an integral REAL
+// comes back INTEGER, an INTEGER sent into double precision REAL).
 bool KindRecoverable(const ColumnMapping& col);
+
+// True when `a` and `b` (not NULL) become the same PostgreSQL value in the
+// column: INTEGER 7 and BLOB '7' in a bytea column (kAnyAsBytes). The reverse
+// sink uses it to give a value PostgreSQL did not change back in the storage
+// class the SQLite file held.
+bool SameInPostgres(const SqlValue& a, const SqlValue& b, const ColumnMapping& col);
 
 // True when `v` (not NULL), sent through EncodeForPg() and read back by
 // DecodeFromPg() into a column of col.affinity, is stored with its own

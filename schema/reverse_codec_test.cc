@@ -388,6 +388,22 @@ TEST(ReverseCodecTest, KindComesBackOnlyWhereTheTypeTellsKindsApart) {
   EXPECT_TRUE(KindComesBack(Blob("x"), Col(PgKind::kBytea, Repr::kNative)));
 }
 
+// What the reverse sink uses to give an unchanged value back in the file's
+// storage class.
+TEST(ReverseCodecTest, SameInPostgresAndUntypedNativeNumbers) {
+  const ColumnMapping any_bytes = Col(PgKind::kBytea, Repr::kAnyAsBytes);
+  EXPECT_TRUE(SameInPostgres(Int(7), Blob("7"), any_bytes));
+  EXPECT_TRUE(SameInPostgres(Real(2.5), Blob("2.5"), any_bytes));
+  EXPECT_FALSE(SameInPostgres(Int(7), Blob("8"), any_bytes));
+  const ColumnMapping untyped_double = Col(PgKind::kDouble, Repr::kNative);
+  EXPECT_TRUE(SameInPostgres(Int(7), Real(7.0), untyped_double));
+  EXPECT_FALSE(SameInPostgres(Int(7), Real(7.5), untyped_double));
+  EXPECT_FALSE(KindRecoverable(untyped_double));
+  EXPECT_FALSE(KindRecoverable(Col(PgKind::kBigint, Repr::kNative)));
+  EXPECT_TRUE(KindRecoverable(Col(PgKind::kBigint, Repr::kNative, "", "", Affinity::kInteger)));
+  EXPECT_TRUE(KindRecoverable(Col(PgKind::kBytea, Repr::kNative)));
+}
+
 TEST(ReverseCodecTest, ViewBorrowsBytes) {
   OwnedValue v = Decode("\\x0061", Col(PgKind::kBytea, Repr::kAnyAsBytes));
   const SqlValue view = v.view();
