@@ -256,7 +256,7 @@ Result<Phases> Profile(const CutOver& c, const std::string& target, const std::s
     replicator::ReverseApplier applier(pg, sink, c.plan, c.tids, cycle);
     replicator::RoundStats rs;
     const auto t0 = Clock::now();
-    ASSIGN_OR_RETURN(replicator::Position to, applier.Round(from, &rs));
+    ASSIGN_OR_RETURN(replicator::Position to, applier.Round(from, &rs, /*max_changes=*/0));
     ph.round = SecondsSince(t0);
     ph.changes = rs.changes;
     ph.keys = rs.keys;

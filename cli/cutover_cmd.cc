@@ -144,7 +144,8 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
   if (args->Has("json")) {
     nlohmann::json steps = nlohmann::json::array();
     for (const auto& s : r->steps) steps.push_back({{"step", s.step}, {"ms", s.ms}});
-    nlohmann::json j = {{"outcome", r->outcome}, {"freeze_ms", r->freeze_ms}, {"steps", steps},
+    nlohmann::json j = {{"outcome", r->outcome}, {"freeze_ms", r->freeze_ms}, {"freeze_started_at_ms", r->freeze_started_ms},
+                       {"freeze_ended_at_ms", r->freeze_ended_ms}, {"steps", steps},
                         {"final_seq", r->final_seq}, {"attempts", r->attempts}, {"notes", r->notes}};
     if (r->uncaptured_checked) {
       j["uncaptured_check"] = {{"tables", r->uncaptured_tables},

@@ -73,6 +73,10 @@ struct StepTiming {
 struct CutoverReport {
   std::string outcome;        // "cut over", "dry run", "already cut over", "aborted", "resumed"
   double freeze_ms = 0;
+  // When the last freeze began and ended: wall clock, ms since the epoch,
+  // to line the freeze up with the app's and the server's logs.
+  int64_t freeze_started_ms = 0;
+  int64_t freeze_ended_ms = 0;
   std::vector<StepTiming> steps;  // inside the freeze
   int64_t final_seq = 0;
   int attempts = 0;

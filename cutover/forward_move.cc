@@ -14,6 +14,7 @@
 #include "cutover/move.h"
 #include "cutover/verifier.h"
 #include "replicator/forward_applier.h"
+#include "replicator/session.h"
 #include "replicator/guard.h"
 #include "replicator/pg_capture.h"
 #include "replicator/schema_stamp.h"
@@ -50,7 +51,8 @@ class ForwardMove : public Move {
     ASSIGN_OR_RETURN(PgResult start, c_.pg.Exec("SELECT coalesce(min(start_seq), 0) FROM slipway.tables"));
     applied_ = std::max<int64_t>(applied_, std::stoll(start.Str(0, 0)));
     applier_ = std::make_unique<replicator::ForwardApplier>(c_.db, c_.pg, c_.plan, c_.tids);
-    return Status::Ok();
+    ASSIGN_OR_RETURN(opener_, PgConn::Connect(c_.o.target_uri));
+    return replicator::SetupSession(opener_, replicator::SessionRole::kApplier);
   }
 
   Status BeforeFreeze(CutoverReport* report) override {
@@ -117,9 +119,11 @@ class ForwardMove : public Move {
   void Unlock() override {
     if (locked_) (void)c_.db.Exec("ROLLBACK");
     locked_ = false;
+    if (open_locked_) (void)opener_.Run("ROLLBACK");
+    open_locked_ = false;
   }
 
-  std::vector<PgConn*> FreezeConnections() override { return {&c_.pg}; }
+  std::vector<PgConn*> FreezeConnections() override { return {&c_.pg, &opener_}; }
 
   Result<int64_t> Drain() override {
     ASSIGN_OR_RETURN(const int64_t final_seq, replicator::NewestChangelogSeq(c_.db));
@@ -141,8 +145,6 @@ class ForwardMove : public Move {
     if (c_.o.verify == VerifyMode::kChanged) {
       ASSIGN_OR_RETURN(diffs, VerifyTouchedKeys(c_.db, c_.pg, c_.plan, c_.tids, verified_seq_, applied_));
     }
-    ASSIGN_OR_RETURN(auto counts, CompareCounts(c_.db, c_.pg, c_.plan));
-    diffs.insert(diffs.end(), counts.begin(), counts.end());
     return diffs;
   }
 
@@ -177,6 +179,7 @@ class ForwardMove : public Move {
     if (!locked_ || sqlite3_get_autocommit(c_.db.get()) != 0) {
       return Status(Code::kRetryable, "the freeze's SQLite transaction is gone; not fencing");
     }
+    RETURN_IF_ERROR(LockForOpen());
     ASSIGN_OR_RETURN(replicator::SchemaStamp before, replicator::ReadSchemaStamp(c_.db));
     RETURN_IF_ERROR(InstallFence(c_.db, c_.plan, c_.tids));
     RETURN_IF_ERROR(SetSqlitePhase(c_.db, "fenced"));
@@ -213,25 +216,30 @@ class ForwardMove : public Move {
   Result<std::string> AppUrl() override { return c_.o.app_url.empty() ? c_.o.target_uri : c_.o.app_url; }
 
   Status Open() override {
-    RETURN_IF_ERROR(c_.pg.Run("BEGIN"));
+    // The transaction that took the tables' locks in the freeze, or (a
+    // resumed move) a new one.
+    PgConn& pg = open_locked_ ? opener_ : c_.pg;
+    open_locked_ = false;
+    Status s = pg.Run("SET statement_timeout = 0; SET lock_timeout = 0");
+    if (s.ok() && PQtransactionStatus(pg.get()) == PQTRANS_IDLE) s = pg.Run("BEGIN");
     // Step 6: reverse capture is armed in the transaction that lifts the
     // guard, so no app write on PostgreSQL escapes it; the reverse stream
     // starts from this transaction's snapshot, in which no captured write
     // can be visible.
-    Status s = replicator::ArmPgCapture(c_.pg, c_.plan, c_.tids);
+    if (s.ok()) s = replicator::ArmPgCapture(pg, c_.plan, c_.tids);
     if (s.ok()) {
-      s = c_.pg.Run("UPDATE slipway.migration SET reverse_cycle = reverse_cycle + 1, "
-                    "reverse_start = pg_current_snapshot()::text");
+      s = pg.Run("UPDATE slipway.migration SET reverse_cycle = reverse_cycle + 1, "
+                 "reverse_start = pg_current_snapshot()::text");
     }
-    if (s.ok()) s = replicator::LiftGuard(c_.pg, c_.plan);
+    if (s.ok()) s = replicator::LiftGuard(pg, c_.plan);
     if (s.ok()) {
-      s = c_.pg.Run("UPDATE slipway.migration SET phase = 'cut_over', cutover_at = now(), handover_requested = false, "
-                    "updated_at = now()");
+      s = pg.Run("UPDATE slipway.migration SET phase = 'cut_over', cutover_at = now(), handover_requested = false, "
+                 "updated_at = now()");
     }
     if (s.ok()) s = FailpointStatus("cutover.before_open_commit");
-    if (s.ok()) s = c_.pg.Run("COMMIT");
+    if (s.ok()) s = pg.Run("COMMIT");
     if (!s.ok()) {
-      (void)c_.pg.Run("ROLLBACK");
+      (void)pg.Run("ROLLBACK");
       return s;
     }
     return Status::Ok();
@@ -269,6 +277,24 @@ class ForwardMove : public Move {
         .status();
   }
 
+  // Opening PostgreSQL drops the guard's triggers and creates the capture
+  // triggers, which wait for every session using a replicated table. Those
+  // locks are taken here, inside the freeze and under its budget, and held
+  // by opener_'s transaction until Open() commits it: a session holding a
+  // table (a long report, a REINDEX) makes this attempt give up with SQLite
+  // still live, instead of keeping the app from both databases after the
+  // fence. The app's PostgreSQL readers wait from here to Open()'s commit.
+  Status LockForOpen() {
+    std::string tables;
+    for (const auto& tm : c_.plan.tables) {
+      tables += (tables.empty() ? "" : ", ") + QuotePgIdent(c_.plan.options.pg_schema) + "." + QuotePgIdent(tm.target);
+    }
+    RETURN_IF_ERROR(opener_.Run("BEGIN"));
+    open_locked_ = true;
+    if (tables.empty()) return Status::Ok();
+    return opener_.Run("LOCK TABLE " + tables + " IN ACCESS EXCLUSIVE MODE");
+  }
+
   // The config value the app had on SQLite, kept in the file with the fence
   // so that a rollback can give it back (a resume finds it there too).
   Status RememberAppConfig() {
@@ -287,6 +313,8 @@ class ForwardMove : public Move {
   int64_t applied_ = 0;
   int64_t verified_seq_ = 0;
   bool locked_ = false;
+  PgConn opener_;             // the transaction that opens PostgreSQL
+  bool open_locked_ = false;  // opener_ holds the tables' locks
   std::optional<std::pair<replicator::SchemaStamp, replicator::SchemaStamp>> fence_stamps_;
 };
 

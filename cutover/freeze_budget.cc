@@ -123,7 +123,7 @@ std::string DescribeBlockers(const std::string& target_uri, const std::string& p
       "ELSE coalesce(left(regexp_replace(a.query, '\\s+', ' ', 'g'), 80), '') END, coalesce(a.state, '') "
       "FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace "
       "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
-      "WHERE l.granted AND l.pid <> $1 AND l.mode <> 'AccessShareLock' AND n.nspname IN ($2, 'slipway') "
+      "WHERE l.granted AND l.pid <> $1 AND n.nspname IN ($2, 'slipway') "
       "ORDER BY l.mode = 'AccessExclusiveLock' DESC, 5 DESC LIMIT 3",
       {std::to_string(own_pid), pg_schema});
   if (!r.ok() || r->Rows() == 0) return "";

@@ -1,6 +1,8 @@
 #include "cutover/key_verify.h"
 
-#include <thread>
+#include <cstdio>
+#include <cstring>
+#include <set>
 
 #include "cutover/row_frame.h"
 #include "replicator/table_sql.h"
@@ -123,6 +125,9 @@ Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& tar
     RETURN_IF_ERROR(target.CopyBegin("COPY " + stage + " FROM STDIN (FORMAT binary)"));
     RETURN_IF_ERROR(target.CopyPut(stage_buf.data(), stage_buf.size()));
     RETURN_IF_ERROR(target.CopyEnd().status());
+    // Without statistics the planner takes the staged keys for thousands of
+    // rows and hashes the whole table; with them it looks each key up.
+    RETURN_IF_ERROR(target.Run("ANALYZE " + stage));
     std::string pg_select = "SELECT ";
     for (size_t i = 0; i < sql.pg_columns.size(); ++i) pg_select += (i ? ", " : "") + std::string("t.") + sql.pg_columns[i] + "::text";
     ASSIGN_OR_RETURN(PgResult r, target.Exec(pg_select + " FROM " + sql.pg_table + " t JOIN " + stage + " s ON " + sql.PgKeyJoin("t", "s")));
@@ -152,37 +157,156 @@ Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& tar
   return out;
 }
 
-Result<std::vector<TouchedDifference>> CompareCounts(Db& source, PgConn& target, const schema::Plan& plan) {
-  std::vector<TouchedDifference> out;
-  if (plan.tables.empty()) return out;
-  // Both sides count at once: SQLite on a thread while PostgreSQL answers one
-  // query for every table. This runs inside the freeze.
-  std::vector<int64_t> src(plan.tables.size(), -1);
-  Status src_status;
-  std::thread counter([&] {
-    for (size_t i = 0; i < plan.tables.size(); ++i) {
-      auto n = source.QueryInt("SELECT count(*) FROM " + QuoteSqliteIdent(plan.tables[i].source));
-      if (!n.ok()) {
-        src_status = n.status();
-        return;
-      }
-      src[i] = n->value_or(0);
+namespace {
+
+// A SQLite value in a report: numbers as they are, text quoted and cut short.
+std::string SqliteValueText(const schema::SqlValue& v) {
+  switch (v.type) {
+    case SQLITE_INTEGER: return std::to_string(v.i);
+    case SQLITE_FLOAT: {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.17g", v.d);
+      return buf;
     }
-  });
-  std::string q;
-  for (size_t i = 0; i < plan.tables.size(); ++i) {
-    q += (i ? " UNION ALL " : "") + std::string("SELECT ") + std::to_string(i) + ", count(*) FROM " +
-         QuotePgIdent(plan.options.pg_schema) + "." + QuotePgIdent(plan.tables[i].target);
+    case SQLITE_TEXT: return "'" + std::string(v.bytes.substr(0, 80)) + (v.bytes.size() > 80 ? "...'" : "'");
+    case SQLITE_BLOB: return "blob of " + std::to_string(v.bytes.size()) + " bytes";
+    default: return "NULL";
   }
-  auto r = target.Exec(q);
-  counter.join();
-  RETURN_IF_ERROR(src_status);
-  if (!r.ok()) return r.status();
-  for (int row = 0; row < r->Rows(); ++row) {
-    size_t i = static_cast<size_t>(std::stoi(r->Str(row, 0)));
-    if (std::to_string(src[i]) != r->Str(row, 1)) {
-      out.push_back({plan.tables[i].source, "", "count: source " + std::to_string(src[i]) + ", target " + r->Str(row, 1)});
+}
+
+// Equal as stored: the same storage class and bytes. A number may come back
+// in the other numeric class when the column's affinity converted it on the
+// way in (REAL affinity stores 2 as 2.0, INTEGER affinity 2.0 as 2).
+bool SameStored(const schema::SqlValue& a, const schema::SqlValue& b) {
+  auto numeric = [](const schema::SqlValue& v) { return v.type == SQLITE_INTEGER || v.type == SQLITE_FLOAT; };
+  if (a.type != b.type) {
+    if (!numeric(a) || !numeric(b)) return false;
+    const double x = a.type == SQLITE_INTEGER ? static_cast<double>(a.i) : a.d;
+    const double y = b.type == SQLITE_INTEGER ? static_cast<double>(b.i) : b.d;
+    return x == y;
+  }
+  switch (a.type) {
+    case SQLITE_INTEGER: return a.i == b.i;
+    case SQLITE_FLOAT: return std::memcmp(&a.d, &b.d, sizeof a.d) == 0 || a.d == b.d;
+    case SQLITE_TEXT:
+    case SQLITE_BLOB: return a.bytes == b.bytes;
+    default: return true;
+  }
+}
+
+void AppendKeyBytes(const schema::SqlValue& v, std::string* out) {
+  out->push_back(static_cast<char>('0' + v.type));
+  switch (v.type) {
+    case SQLITE_INTEGER: out->append(std::to_string(v.i)).append(";"); break;
+    case SQLITE_FLOAT: out->append(reinterpret_cast<const char*>(&v.d), sizeof v.d); break;
+    case SQLITE_TEXT:
+    case SQLITE_BLOB: out->append(std::to_string(v.bytes.size())).append(":").append(v.bytes); break;
+    default: break;
+  }
+}
+
+}  // namespace
+
+Result<std::vector<TouchedDifference>> VerifyTouchedInSqlite(replicator::ChangeSource& source, Db& db,
+                                                         const schema::Plan& plan,
+                                                         const std::map<std::string, int>& tids,
+                                                         const replicator::Position& from,
+                                                         const replicator::Position& to) {
+  std::vector<TouchedDifference> out;
+  ASSIGN_OR_RETURN(std::vector<replicator::TableTouch> touched, source.Touched(from, to));
+  for (const auto& touch : touched) {
+    const schema::TableMapping* tm = nullptr;
+    for (const auto& t : plan.tables) {
+      auto it = tids.find(t.source);
+      if (it != tids.end() && it->second == touch.tid) tm = &t;
     }
+    if (tm == nullptr) continue;
+    const replicator::TableSql sql = replicator::BuildTableSql(*tm, plan.options.pg_schema);
+    // A data row: the rowid first for a table keyed by it, then the columns.
+    const int first = sql.rowid_keyed ? 1 : 0;
+    std::vector<int> key_pos;
+    std::vector<std::string> key_names;
+    if (sql.rowid_keyed) {
+      key_pos = {0};
+      key_names = {"rowid"};
+    } else {
+      for (const auto& k : tm->key_source) {
+        for (size_t c = 0; c < sql.column_index.size(); ++c) {
+          if (tm->columns[static_cast<size_t>(sql.column_index[c])].source == k) key_pos.push_back(static_cast<int>(c));
+        }
+        key_names.push_back(k);
+      }
+    }
+    std::string select = "SELECT ", where;
+    if (sql.rowid_keyed) select += sql.sqlite_key[0] + ", ";
+    for (size_t i = 0; i < sql.sqlite_columns.size(); ++i) select += (i ? ", " : "") + sql.sqlite_columns[i];
+    for (size_t i = 0; i < sql.sqlite_key.size(); ++i) {
+      where += (i ? " AND " : "") + sql.sqlite_key[i] + " = ?" + std::to_string(i + 1);
+    }
+    ASSIGN_OR_RETURN(Stmt lookup, db.Prepare(select + " FROM " + sql.sqlite_table + " WHERE " + where));
+    auto find = [&](auto&& key_value) -> Result<bool> {
+      (void)lookup.Reset();
+      for (size_t i = 0; i < key_pos.size(); ++i) {
+        const schema::SqlValue v = key_value(i);
+        const int at = static_cast<int>(i) + 1;
+        switch (v.type) {
+          case SQLITE_INTEGER: lookup.Bind(at, v.i); break;
+          case SQLITE_FLOAT: lookup.Bind(at, v.d); break;
+          case SQLITE_TEXT: lookup.Bind(at, v.bytes); break;
+          case SQLITE_BLOB: lookup.BindBlob(at, v.bytes.data(), static_cast<int>(v.bytes.size())); break;
+          default: lookup.BindNull(at); break;
+        }
+      }
+      return lookup.Step();
+    };
+    auto key_text = [&](auto&& key_value) {
+      std::string k;
+      for (size_t i = 0; i < key_pos.size(); ++i) k += (i ? ", " : "") + key_names[i] + "=" + SqliteValueText(key_value(i));
+      return k;
+    };
+
+    std::set<std::string> present;
+    ASSIGN_OR_RETURN(std::unique_ptr<replicator::RowCursor> rows, source.Rows(touch.tid, from, to));
+    while (true) {
+      ASSIGN_OR_RETURN(bool more, rows->Next());
+      if (!more) break;
+      auto key_value = [&](size_t i) { return rows->Value(sql.rowid_keyed ? 0 : first + key_pos[i]); };
+      std::string kb;
+      for (size_t i = 0; i < key_pos.size(); ++i) AppendKeyBytes(key_value(i), &kb);
+      present.insert(kb);
+      ASSIGN_OR_RETURN(bool found, find(key_value));
+      if (!found) {
+        out.push_back({tm->source, key_text(key_value), "missing in SQLite"});
+        continue;
+      }
+      for (size_t c = 0; c < sql.column_index.size(); ++c) {
+        const schema::SqlValue want = rows->Value(first + static_cast<int>(c));
+        const schema::SqlValue have = schema::SqlValue::FromColumn(lookup.get(), first + static_cast<int>(c));
+        if (SameStored(want, have)) continue;
+        // Where the type cannot tell storage classes apart, the reverse sink
+        // keeps the file's class for a value PostgreSQL holds as it became.
+        const schema::ColumnMapping& cm = tm->columns[static_cast<size_t>(sql.column_index[c])];
+        if (want.type != SQLITE_NULL && have.type != SQLITE_NULL && !schema::KindRecoverable(cm) &&
+            schema::SameInPostgres(have, want, cm)) {
+          continue;
+        }
+        out.push_back({tm->source, key_text(key_value),
+                       "column " + tm->columns[static_cast<size_t>(sql.column_index[c])].source + ": PostgreSQL " +
+                           SqliteValueText(want) + ", SQLite " + SqliteValueText(have)});
+      }
+    }
+    ASSIGN_OR_RETURN(std::unique_ptr<replicator::RowCursor> keys, source.Keys(touch.tid, from, to));
+    while (true) {
+      ASSIGN_OR_RETURN(bool more, keys->Next());
+      if (!more) break;
+      auto key_value = [&](size_t i) { return keys->Value(static_cast<int>(i)); };
+      std::string kb;
+      for (size_t i = 0; i < key_pos.size(); ++i) AppendKeyBytes(key_value(i), &kb);
+      if (present.count(kb) != 0) continue;
+      ASSIGN_OR_RETURN(bool found, find(key_value));
+      if (found) out.push_back({tm->source, key_text(key_value), "deleted in PostgreSQL, still in SQLite"});
+    }
+    (void)lookup.Reset();
   }
   return out;
 }

@@ -1,7 +1,10 @@
 #pragma once
 // Verification inside the freeze: the rows of every key touched in a
-// changelog range, compared value by value (canonical forms), plus row counts
-// of every table. Costs what changed, not what exists.
+// changelog range, compared value by value. Costs what changed, not what
+// exists. Row counts are not compared here: the full verify before the
+// freeze proved every key equal or pending (changed after its position), and
+// every pending or later-changed key is in the range, so an untouched key is
+// still equal on both sides.
 
 #include <map>
 #include <string>
@@ -9,6 +12,7 @@
 
 #include "common/pg.h"
 #include "common/sqlite.h"
+#include "replicator/change_source.h"
 #include "schema/plan.h"
 
 namespace slipway::cutover {
@@ -24,6 +28,17 @@ struct TouchedDifference {
 Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& target, const schema::Plan& plan,
                                                      const std::map<std::string, int>& tids, int64_t from, int64_t to);
 
-Result<std::vector<TouchedDifference>> CompareCounts(Db& source, PgConn& target, const schema::Plan& plan);
+// The other direction: the rows of every key `source` touched in
+// (from, to], as it yields them in SQLite form, compared with the SQLite
+// file value by value (storage class and bytes); a touched key the source no
+// longer holds must be gone from the file too.
+// REQUIRES: inside source.BeginRead(), which returned a position no older
+// than `to`; `db` sees everything applied up to `to`.
+Result<std::vector<TouchedDifference>> VerifyTouchedInSqlite(replicator::ChangeSource& source, Db& db,
+                                                         const schema::Plan& plan,
+                                                         const std::map<std::string, int>& tids,
+                                                         const replicator::Position& from,
+                                                         const replicator::Position& to);
+
 
 }  // namespace slipway::cutover

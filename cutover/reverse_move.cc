@@ -5,12 +5,15 @@
 // transaction; SQLite opens when its fence is removed. Forward capture was
 // never disarmed (the reverse applier writes with triggers off), so the
 // forward stream resumes from the cutover's position.
+#include <chrono>
+
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "cutover/config_flip.h"
 #include "cutover/fences.h"
 #include "cutover/move.h"
 #include "cutover/verifier.h"
+#include "cutover/verify_pending.h"
 #include "replicator/guard.h"
 #include "replicator/reverse_applier.h"
 #include "replicator/session.h"
@@ -57,7 +60,34 @@ class ReverseMove : public Move {
     return Status::Ok();
   }
 
-  Status BeforeFreeze(CutoverReport* /*report*/) override { return Status::Ok(); }
+  Status BeforeFreeze(CutoverReport* report) override {
+    if (c_.o.verify != VerifyMode::kChanged) return Status::Ok();
+    // Everything, once, while the app still writes to PostgreSQL: SQLite
+    // holds exactly pos_ (nothing else writes it), so a key that differs only
+    // because a transaction after pos_ changed it is pending, and is checked
+    // again inside the freeze with every other key touched since.
+    const auto t0 = std::chrono::steady_clock::now();
+    verified_ = pos_;
+    ASSIGN_OR_RETURN(PgConn vconn, PgConn::Connect(c_.o.target_uri));
+    VerifyOptions vo;
+    vo.pending_keys = [this](PgConn& conn, const schema::TableMapping& t, const CompareColumns& cols) {
+      return ReadPgChangedKeys(conn, cols, c_.tids.at(t.source), verified_.snapshot);
+    };
+    Verifier v(c_.o.source_path, vconn, c_.plan.options.pg_schema, vo);
+    RETURN_IF_ERROR(v.Open());
+    for (const auto& tm : applier_->plan().tables) {
+      if (c_.tids.count(tm.source) == 0) continue;
+      ASSIGN_OR_RETURN(TableReport r, v.VerifyTable(tm));
+      if (!r.Equal()) {
+        std::string first = r.keys.empty() ? "" : " (e.g. " + r.keys[0].key + ")";
+        return Status(Code::kMismatch, "verification before the freeze found " + std::to_string(r.mismatched) +
+                                           " differing keys in table " + tm.source + first + "; not rolling back");
+      }
+    }
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    report->notes.push_back("full verify before the freeze: " + std::to_string(s) + " s");
+    return Status::Ok();
+  }
 
   Result<int64_t> ApplyRound() override {
     replicator::RoundStats rs;
@@ -96,7 +126,7 @@ class ReverseMove : public Move {
     // Every writer of these tables has finished (the lock waited for them)
     // and none can start: a snapshot taken now holds every write there is.
     replicator::RoundStats rs;
-    ASSIGN_OR_RETURN(pos_, applier_->Round(pos_, &rs));
+    ASSIGN_OR_RETURN(pos_, applier_->Round(pos_, &rs, /*max_changes=*/0));
     return pos_.seq;
   }
 
@@ -106,7 +136,18 @@ class ReverseMove : public Move {
       return VerifyAllInFreeze(c_, /*pending_differs=*/false);
     }
     if (c_.o.verify == VerifyMode::kNone) return diffs;
-    return CompareCounts(sink_, c_.pg, c_.plan);
+    if (!verified_.snapshot.empty() && !(verified_ == pos_)) {
+      // The keys touched since the full verify, read in one snapshot that
+      // holds every write there is (the tables are locked).
+      auto& source = applier_->source();
+      ASSIGN_OR_RETURN(replicator::Position now, source.BeginRead());
+      auto touched = VerifyTouchedInSqlite(source, sink_, applier_->plan(), c_.tids, verified_, pos_);
+      source.EndRead();
+      (void)now;
+      if (!touched.ok()) return touched.status();
+      diffs = std::move(*touched);
+    }
+    return diffs;
   }
 
   // AUTOINCREMENT: sqlite_sequence kept at or above every id PostgreSQL
@@ -207,6 +248,7 @@ class ReverseMove : public Move {
   Db sink_;        // the SQLite file, triggers off
   std::unique_ptr<replicator::ReverseApplier> applier_;
   replicator::Position pos_;
+  replicator::Position verified_;  // where the full verify before the freeze found SQLite
   int cycle_ = 0;
   std::string start_;
   bool locked_ = false;

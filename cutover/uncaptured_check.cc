@@ -1,6 +1,7 @@
 #include "cutover/uncaptured_check.h"
 
 #include "cutover/verifier.h"
+#include "cutover/verify_pending.h"
 #include "replicator/session.h"
 
 namespace slipway::cutover {
@@ -28,9 +29,21 @@ Result<UncapturedReport> CheckUncapturedWrites(const std::string& source_path, c
   UncapturedReport out;
   ASSIGN_OR_RETURN(PgConn conn, PgConn::Connect(target_uri));
   RETURN_IF_ERROR(replicator::SetupSession(conn, replicator::SessionRole::kReader));
+  // The snapshot reverse capture was armed in: every write the app made in
+  // PostgreSQL since is invisible in it.
+  ASSIGN_OR_RETURN(PgResult start, conn.Exec("SELECT reverse_start FROM slipway.migration"));
+  if (start.Rows() != 1 || start.IsNull(0, 0)) {
+    return Status(Code::kConflict, "the target records no reverse capture start: PostgreSQL is not open to the app");
+  }
+  const std::string reverse_start = start.Str(0, 0);
   VerifyOptions options;
   options.max_report = kKeysListed;
-  options.target_changelog_tids = &tids;
+  options.pending_keys = [&](PgConn& target, const schema::TableMapping& t,
+                             const CompareColumns& cols) -> Result<std::unordered_set<uint64_t>> {
+    auto tid = tids.find(t.source);
+    if (tid == tids.end()) return std::unordered_set<uint64_t>();
+    return ReadPgChangedKeys(target, cols, tid->second, reverse_start);
+  };
   Verifier v(source_path, conn, plan.options.pg_schema, options);
   RETURN_IF_ERROR(v.Open());
   for (const auto& tm : plan.tables) {

@@ -286,16 +286,11 @@ Status Verifier::Narrow(const schema::TableMapping& t, const CompareColumns& col
   // either of them could have seen.
   std::unordered_set<uint64_t> changed;
   report->position = position;
-  if (changelog_ && position) {
+  if (options_.pending_keys) {
+    ASSIGN_OR_RETURN(changed, options_.pending_keys(target_, t, cols));
+  } else if (changelog_ && position) {
     const int64_t after = head ? std::min(*position, *head) : *position;
     ASSIGN_OR_RETURN(changed, ReadChangedKeys(source_, t, cols, after));
-  }
-  if (options_.target_changelog_tids != nullptr) {
-    auto tid = options_.target_changelog_tids->find(t.source);
-    if (tid != options_.target_changelog_tids->end()) {
-      ASSIGN_OR_RETURN(std::unordered_set<uint64_t> in_target, ReadTargetChangedKeys(target_, tid->second, cols));
-      changed.insert(in_target.begin(), in_target.end());
-    }
   }
 
   std::vector<Found> found;

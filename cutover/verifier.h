@@ -24,8 +24,9 @@
 // thread while VerifyTable runs) and a SQLite connection of its own (from a
 // worker thread).
 
-#include <map>
+#include <functional>
 #include <optional>
+#include <unordered_set>
 #include <string>
 #include <vector>
 
@@ -37,15 +38,20 @@
 
 namespace slipway::cutover {
 
+// The pending hashes (RowHashes::pending) of the keys of a table that may
+// differ because they changed after the older of the two reads; called on
+// the verifier's target connection after both reads.
+using PendingKeysFn = std::function<Result<std::unordered_set<uint64_t>>(PgConn& target, const schema::TableMapping& t,
+                                                                        const CompareColumns& cols)>;
+
 struct VerifyOptions {
   int max_report = 20;                 // differing keys listed per table
   size_t buckets = 0;                  // 0: sized from the table's row count
   size_t detail_rows = 10000;          // rows kept whole while narrowing, per side
   size_t narrow_rows = 4000000;        // rows kept as hashes while narrowing, per side
-  // After a cutover: per SQLite table, its id in the target's reverse
-  // changelog (slipway.changelog). A differing key found there changed in
-  // PostgreSQL since the cutover and is reported as pending.
-  const std::map<std::string, int>* target_changelog_tids = nullptr;
+  // Set when the changes flow from PostgreSQL to SQLite: what is pending is
+  // then known to the target's changelog, not to the source's.
+  PendingKeysFn pending_keys;
 };
 
 struct ColumnDiff {

@@ -47,22 +47,31 @@ Result<std::unordered_set<uint64_t>> ReadChangedKeys(Db& db, const schema::Table
   return keys;
 }
 
-Result<std::unordered_set<uint64_t>> ReadTargetChangedKeys(PgConn& conn, int tid, const CompareColumns& cols) {
+Result<std::unordered_set<uint64_t>> ReadPgChangedKeys(PgConn& conn, const CompareColumns& cols, int tid,
+                                                       const std::string& applied) {
+  const size_t nkey = cols.rowid ? 1 : cols.key.size();
+  const size_t n = std::min<size_t>(nkey, kChangelogKeyColumns);
+  // The recorded text cast to the key's type and back: the text this
+  // session's COPY gives for the same key.
+  std::string select;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string type = cols.rowid ? "bigint" : cols.key[i]->type.Sql();
+    select += (i ? ", " : "") + std::string("k") + std::to_string(i + 1) + "::" + type + "::text";
+  }
+  ASSIGN_OR_RETURN(PgResult r, conn.ExecParams("SELECT DISTINCT " + select +
+                                                   " FROM slipway.changelog WHERE tid = $1 AND txid >= "
+                                                   "pg_snapshot_xmin($2::pg_snapshot) AND NOT "
+                                                   "pg_visible_in_snapshot(txid, $2::pg_snapshot)",
+                                               {std::to_string(tid), applied}));
   std::unordered_set<uint64_t> keys;
-  ASSIGN_OR_RETURN(PgResult exists, conn.Exec("SELECT to_regclass('slipway.changelog') IS NOT NULL"));
-  if (exists.Get(0, 0) != "t") return keys;
-  ASSIGN_OR_RETURN(PgResult r, conn.ExecParams("SELECT DISTINCT k1, k2, k3, k4 FROM slipway.changelog WHERE tid = $1",
-                                               {std::to_string(tid)}));
-  const size_t nkey = std::min<size_t>(cols.rowid ? 1 : cols.key.size(), kChangelogKeyColumns);
   RowFrame frame;
   for (int row = 0; row < r.Rows(); ++row) {
     frame.Clear();
-    for (size_t i = 0; i < nkey; ++i) {
-      const int c = static_cast<int>(i);
-      if (r.IsNull(row, c)) {
+    for (size_t i = 0; i < n; ++i) {
+      if (r.IsNull(row, static_cast<int>(i))) {
         frame.AddNull();
       } else {
-        frame.AddPg(r.Get(row, c), cols.KeyKind(i));
+        frame.AddPg(r.Get(row, static_cast<int>(i)), cols.KeyKind(i));
       }
     }
     frame.EndKey();

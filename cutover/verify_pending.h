@@ -36,9 +36,11 @@ Result<std::optional<int64_t>> ReadChangelogHead(Db& db);
 Result<std::unordered_set<uint64_t>> ReadChangedKeys(Db& db, const schema::TableMapping& t,
                                                      const CompareColumns& cols, int64_t after);
 
-// The keys of table `tid` in the target's reverse changelog
-// (slipway.changelog: what the app changed in PostgreSQL since the cutover),
-// as the pending hash of RowHashes.
-Result<std::unordered_set<uint64_t>> ReadTargetChangedKeys(PgConn& conn, int tid, const CompareColumns& cols);
+// After the cutover the changes flow the other way: the keys of table `tid`
+// that PostgreSQL's changelog (reverse capture) holds for transactions not
+// visible in `applied` (the pg_snapshot SQLite holds), framed like the
+// target's keys. REQUIRES: the session runs schema::kCanonicalSessionSql.
+Result<std::unordered_set<uint64_t>> ReadPgChangedKeys(PgConn& conn, const CompareColumns& cols, int tid,
+                                                       const std::string& applied);
 
 }  // namespace slipway::cutover

@@ -1,5 +1,6 @@
 #include "replicator/pg_source.h"
 
+#include <algorithm>
 #include <set>
 #include <tuple>
 #include <vector>
@@ -12,9 +13,47 @@ namespace {
 // Changelog rows whose transaction is not visible in snapshot $1: every such
 // transaction id is at or above the snapshot's xmin (the index's range); the
 // round's own snapshot hides the ones that had not committed when it began.
-constexpr const char* kWindow =
+constexpr const char* kAfter =
     " FROM slipway.changelog WHERE txid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(txid, "
     "$1::pg_snapshot)";
+// The window (from, to]: after snapshot $1 and visible in snapshot $2. `to`
+// is the round's own snapshot, or one cut short of it by Bound().
+const std::string kWindow = std::string(kAfter) + " AND pg_visible_in_snapshot(txid, $2::pg_snapshot)";
+
+// A pg_snapshot's text form, "xmin:xmax:xip,xip,...".
+struct Snapshot {
+  uint64_t xmin = 0;
+  uint64_t xmax = 0;
+  std::vector<uint64_t> xip;  // ascending
+
+  static Result<Snapshot> Parse(const std::string& text) {
+    Snapshot s;
+    const size_t a = text.find(':');
+    const size_t b = a == std::string::npos ? a : text.find(':', a + 1);
+    if (b == std::string::npos) return Status(Code::kInternal, "unexpected snapshot '" + text + "'");
+    try {
+      s.xmin = std::stoull(text.substr(0, a));
+      s.xmax = std::stoull(text.substr(a + 1, b - a - 1));
+      size_t p = b + 1;
+      while (p < text.size()) {
+        size_t e = text.find(',', p);
+        if (e == std::string::npos) e = text.size();
+        s.xip.push_back(std::stoull(text.substr(p, e - p)));
+        p = e + 1;
+      }
+    } catch (const std::exception&) {
+      return Status(Code::kInternal, "unexpected snapshot '" + text + "'");
+    }
+    std::sort(s.xip.begin(), s.xip.end());
+    return s;
+  }
+  bool InProgress(uint64_t x) const { return std::binary_search(xip.begin(), xip.end(), x); }
+  std::string Text() const {
+    std::string t = std::to_string(xmin) + ":" + std::to_string(xmax) + ":";
+    for (size_t i = 0; i < xip.size(); ++i) t += (i ? "," : "") + std::to_string(xip[i]);
+    return t;
+  }
+};
 
 // Rows of a PostgreSQL result (text format) mapped back to SQLite values.
 class PgRowsCursor : public RowCursor {
@@ -126,9 +165,39 @@ Result<Position> PgChangelogSource::BeginRead() {
 
 void PgChangelogSource::EndRead() { (void)pg_.Run("COMMIT"); }
 
-Result<std::vector<TableTouch>> PgChangelogSource::Touched(const Position& from, const Position& /*to*/) {
-  ASSIGN_OR_RETURN(PgResult r, pg_.ExecParams(std::string("SELECT tid, count(*)") + kWindow + " GROUP BY tid",
-                                              {from.snapshot}));
+Result<Position> PgChangelogSource::Bound(const Position& from, const Position& to, int64_t max_changes) {
+  if (max_changes <= 0) return to;
+  // The transaction id at which the window passes max_changes rows; the
+  // window is cut before it, or just after it when one transaction alone is
+  // bigger than the bound.
+  ASSIGN_OR_RETURN(PgResult r, pg_.ExecParams("SELECT (SELECT txid" + kWindow + " ORDER BY txid OFFSET $3 LIMIT 1)::text, "
+                                              "(SELECT min(txid)" + kWindow + ")::text",
+                                              {from.snapshot, to.snapshot, std::to_string(max_changes)}));
+  if (r.IsNull(0, 0)) return to;
+  ASSIGN_OR_RETURN(Snapshot f, Snapshot::Parse(from.snapshot));
+  ASSIGN_OR_RETURN(Snapshot t, Snapshot::Parse(to.snapshot));
+  uint64_t cut = std::stoull(r.Str(0, 0));
+  if (cut == std::stoull(r.Str(0, 1))) ++cut;
+  // Visible in the result: what `from` sees, and every transaction below the
+  // cut that `to` sees. Still in progress: what `from` had in progress and
+  // `to` does not see or is at or past the cut, and what `to` has in progress
+  // between from.xmax and the cut.
+  Snapshot b;
+  b.xmax = std::max(f.xmax, cut);
+  for (uint64_t x : f.xip) {
+    if (x >= cut || t.InProgress(x)) b.xip.push_back(x);
+  }
+  for (uint64_t x : t.xip) {
+    if (x >= f.xmax && x < cut) b.xip.push_back(x);
+  }
+  std::sort(b.xip.begin(), b.xip.end());
+  b.xmin = b.xip.empty() ? b.xmax : b.xip.front();
+  return Position{static_cast<int64_t>(b.xmax), b.Text()};
+}
+
+Result<std::vector<TableTouch>> PgChangelogSource::Touched(const Position& from, const Position& to) {
+  ASSIGN_OR_RETURN(PgResult r, pg_.ExecParams("SELECT tid, count(*)" + kWindow + " GROUP BY tid",
+                                              {from.snapshot, to.snapshot}));
   std::vector<TableTouch> out;
   for (int i = 0; i < r.Rows(); ++i) {
     const int tid = std::stoi(r.Str(i, 0));
@@ -138,16 +207,16 @@ Result<std::vector<TableTouch>> PgChangelogSource::Touched(const Position& from,
   return out;
 }
 
-Result<std::unique_ptr<RowCursor>> PgChangelogSource::Keys(int tid, const Position& from, const Position& /*to*/) {
+Result<std::unique_ptr<RowCursor>> PgChangelogSource::Keys(int tid, const Position& from, const Position& to) {
   ASSIGN_OR_RETURN(const Table* t, Find(tid));
   std::string cols;
   for (size_t i = 0; i < t->sql.pg_key.size(); ++i) cols += (i ? ", k" : "k") + std::to_string(i + 1);
-  ASSIGN_OR_RETURN(PgResult r, pg_.ExecParams("SELECT DISTINCT " + cols + kWindow + " AND tid = $2",
-                                              {from.snapshot, std::to_string(tid)}));
+  ASSIGN_OR_RETURN(PgResult r, pg_.ExecParams("SELECT DISTINCT " + cols + kWindow + " AND tid = $3",
+                                              {from.snapshot, to.snapshot, std::to_string(tid)}));
   return std::unique_ptr<RowCursor>(std::make_unique<PgRowsCursor>(std::move(r), *t, /*key=*/true));
 }
 
-Result<std::unique_ptr<RowCursor>> PgChangelogSource::Rows(int tid, const Position& from, const Position& /*to*/) {
+Result<std::unique_ptr<RowCursor>> PgChangelogSource::Rows(int tid, const Position& from, const Position& to) {
   ASSIGN_OR_RETURN(const Table* t, Find(tid));
   // The recorded key text cast back to each key column's type, so the
   // target's key index finds the rows.
@@ -159,8 +228,8 @@ Result<std::unique_ptr<RowCursor>> PgChangelogSource::Rows(int tid, const Positi
   }
   lhs += ")";
   ASSIGN_OR_RETURN(PgResult r, pg_.ExecParams(SelectColumns(t->sql) + " FROM " + t->sql.pg_table + " WHERE " + lhs +
-                                                  " IN (SELECT " + keys + kWindow + " AND tid = $2)",
-                                              {from.snapshot, std::to_string(tid)}));
+                                                  " IN (SELECT " + keys + kWindow + " AND tid = $3)",
+                                              {from.snapshot, to.snapshot, std::to_string(tid)}));
   return std::unique_ptr<RowCursor>(std::make_unique<PgRowsCursor>(std::move(r), *t, /*key=*/false));
 }
 
@@ -245,7 +314,7 @@ Result<PgChangelogSource::SchemaDrift> PgChangelogSource::CheckSchema() {
 Result<PgChangelogSource::Lag> PgChangelogSource::Pending(const Position& from) {
   ASSIGN_OR_RETURN(PgResult r, pg_.ExecParams(
                                    std::string("SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(ts)) "
-                                               "* 1000, 0)::float8") + kWindow,
+                                               "* 1000, 0)::float8") + kAfter,
                                    {from.snapshot}));
   return Lag{std::stoll(r.Str(0, 0)), std::stod(r.Str(0, 1))};
 }

@@ -37,6 +37,13 @@ class PgChangelogSource : public ChangeSource {
   Result<std::unique_ptr<RowCursor>> Rows(int tid, const Position& from, const Position& to) override;
   Result<std::unique_ptr<RowCursor>> AllRows(int tid) override;
 
+  // REQUIRES: inside BeginRead(), which returned `to`. A position between
+  // `from` and `to` whose window holds about `max_changes` changes (whole
+  // transactions: one bigger transaction is taken whole), or `to` when the
+  // window is no bigger. A round applies at most that much in one SQLite
+  // transaction, so the file's write lock is never held long.
+  Result<Position> Bound(const Position& from, const Position& to, int64_t max_changes);
+
   // Changes captured after `from` and committed by now, and the age of the
   // oldest (outside a round).
   struct Lag {

@@ -112,7 +112,7 @@ Status ReverseApplier::CheckSchema() {
   return Status::Ok();
 }
 
-Result<Position> ReverseApplier::Round(const Position& from, RoundStats* stats) {
+Result<Position> ReverseApplier::Round(const Position& from, RoundStats* stats, int64_t max_changes) {
   ASSIGN_OR_RETURN(Position to, source_->BeginRead());
   bool reading = true;
   auto end_read = [&] {
@@ -130,6 +130,9 @@ Result<Position> ReverseApplier::Round(const Position& from, RoundStats* stats) 
     RETURN_IF_ERROR(CheckSchema());
   }
   if (touched.empty() && !applier_->has_resync()) return from;
+  if (!applier_->has_resync()) {
+    ASSIGN_OR_RETURN(to, source_->Bound(from, to, max_changes));
+  }
   auto applied = applier_->ApplyRange(from, to);
   if (!applied.ok()) {
     // A change made while the round read (a column dropped after the check)

@@ -36,10 +36,13 @@ class ReverseApplier {
   // changes this copy (and the stored plan), not the caller's.
   ReverseApplier(PgConn& pg, Db& sqlite, const schema::Plan& plan, const std::map<std::string, int>& tids, int cycle);
 
-  // One round: opens a read of PostgreSQL, applies everything committed
-  // after `from` and visible in it, and stores its position in SQLite.
-  // Returns the new position (== from when nothing was pending).
-  Result<Position> Round(const Position& from, RoundStats* stats);
+  // One round: opens a read of PostgreSQL, applies what was committed after
+  // `from` and is visible in it — at most about `max_changes` changes (whole
+  // transactions; 0: everything) — and stores its position in SQLite, in
+  // one SQLite transaction. Returns the new position (== from when nothing
+  // was pending).
+  static constexpr int64_t kRoundChanges = 10000;
+  Result<Position> Round(const Position& from, RoundStats* stats, int64_t max_changes = kRoundChanges);
 
   PgChangelogSource& source() { return *source_; }
   const schema::Plan& plan() const { return plan_; }

@@ -66,6 +66,9 @@ class CutoverTest : public TargetTest {
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
+  // A session holds a replicated table (`hold_sql` in an open transaction)
+  // when a postponed cutover is released.
+  void FreezeGivesUpWhileHeld(const std::string& hold_sql, const std::string& lock_name);
   std::string db_, env_;
 };
 
@@ -179,6 +182,18 @@ TEST_F(CutoverTest, FreezeBudgetExceededReleasesTheLock) {
 // freeze gives up at its budget, the app's writes wait no longer than that,
 // the report names the session, and a retry goes through once it is gone.
 TEST_F(CutoverTest, FreezeGivesUpAtItsBudgetWhilePostgresIsBlocked) {
+  FreezeGivesUpWhileHeld("LOCK TABLE results IN ACCESS EXCLUSIVE MODE", "AccessExclusiveLock");
+}
+
+// A reader that keeps a table open (a long report, a transaction left idle)
+// does not block the freeze's drain, but opening PostgreSQL after the fence
+// waits for it: the freeze takes those locks itself and gives up at its
+// budget, rather than leaving the app unable to write to either database.
+TEST_F(CutoverTest, FreezeGivesUpAtItsBudgetWhileAReaderHoldsATable) {
+  FreezeGivesUpWhileHeld("SELECT count(*) FROM results", "AccessShareLock");
+}
+
+void CutoverTest::FreezeGivesUpWhileHeld(const std::string& hold_sql, const std::string& lock_name) {
   std::string flag = dir_ + "/hold";
   RunResult cut;
   std::thread cutter([&] {
@@ -192,7 +207,7 @@ TEST_F(CutoverTest, FreezeGivesUpAtItsBudgetWhilePostgresIsBlocked) {
   std::thread holder([&] {
     auto c = PgConn::Connect(target_);
     if (!c.ok() || !c->Run("SET application_name = 'nightly_reindex'").ok() || !c->Run("BEGIN").ok() ||
-        !c->Run("LOCK TABLE results IN ACCESS EXCLUSIVE MODE").ok()) {
+        !c->Run(hold_sql).ok()) {
       return;
     }
     locked = true;
@@ -230,7 +245,7 @@ TEST_F(CutoverTest, FreezeGivesUpAtItsBudgetWhilePostgresIsBlocked) {
   EXPECT_EQ(cut.exit_code, 6) << cut.err;
   EXPECT_NE(cut.err.find("freeze budget of 1000 ms"), std::string::npos) << cut.err;
   EXPECT_NE(cut.err.find("nightly_reindex"), std::string::npos) << "names the session: " << cut.err;
-  EXPECT_NE(cut.err.find("AccessExclusiveLock"), std::string::npos) << cut.err;
+  EXPECT_NE(cut.err.find(lock_name), std::string::npos) << cut.err;
   EXPECT_NE(cut.err.find("results"), std::string::npos) << cut.err;
   EXPECT_GT(writes.load(), 10);
   EXPECT_EQ(failed.load(), 0);

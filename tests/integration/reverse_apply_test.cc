@@ -5,6 +5,7 @@
 // real binary, the harness's PostgreSQL.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -12,6 +13,13 @@
 
 #include "common/pg.h"
 #include "common/sqlite.h"
+#include "cutover/key_verify.h"
+#include "replicator/capture.h"
+#include "replicator/pg_state.h"
+#include "replicator/reverse_applier.h"
+#include "replicator/session.h"
+#include "replicator/sqlite_sink.h"
+#include "schema/plan.h"
 #include "tests/harness/sqlite_fixture.h"
 #include "tests/harness/test_env.h"
 
@@ -58,6 +66,26 @@ class ReverseApplyTest : public TargetTest {
       out.push_back(st->Int(0));
     }
     return out;
+  }
+
+  // What the reverse applier needs, as the cutover left it: the plan, the
+  // table ids, the cycle and the position the reverse stream starts from.
+  void LoadMove(schema::Plan* plan, std::map<std::string, int>* tids, int* cycle, replicator::Position* start) {
+    auto d = Db::Open(db_, Db::Mode::kReadOnly);
+    ASSERT_TRUE(d.ok());
+    auto capture = replicator::ReadCapture(*d);
+    ASSERT_TRUE(capture.ok()) << capture.status().message();
+    *tids = capture->tids;
+    auto m = replicator::ReadMigration(app_);
+    ASSERT_TRUE(m.ok() && m->has_value());
+    auto p = schema::PlanFromJson((*m)->plan);
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    *plan = *p;
+    auto r = app_.Exec("SELECT reverse_cycle, pg_snapshot_xmax(reverse_start::pg_snapshot)::text, reverse_start "
+                       "FROM slipway.migration");
+    ASSERT_TRUE(r.ok());
+    *cycle = std::stoi(r->Str(0, 0));
+    *start = replicator::Position{std::stoll(r->Str(0, 1)), r->Str(0, 2)};
   }
 
   std::string db_;
@@ -351,6 +379,174 @@ TEST_F(ReverseApplyTest, OtherSchemaChangesInPostgresStopTheStream) {
   back = StreamBack();
   EXPECT_EQ(back.exit_code, kSchemaChangedExit) << back.err;
   EXPECT_NE(back.err.find("column items.qty was dropped or renamed"), std::string::npos) << back.err;
+}
+
+// A backlog is written back in bounded SQLite transactions: each round
+// takes whole PostgreSQL transactions up to the bound (one bigger
+// transaction whole), a transaction held open across rounds and committed
+// late still arrives, and an applier that stops after any round resumes from
+// the position stored with that round: the file ends equal to PostgreSQL.
+TEST_F(ReverseApplyTest, BoundedRoundsResumeExactly) {
+  std::string rows = "CREATE TABLE items (id INTEGER PRIMARY KEY, v INTEGER NOT NULL);\nINSERT INTO items VALUES ";
+  for (int i = 1; i <= 20; ++i) rows += std::string(i > 1 ? ", " : "") + "(" + std::to_string(i) + ", 0)";
+  CutOver(rows + ";");
+
+  auto slow = PgConn::Connect(target_);
+  ASSERT_TRUE(slow.ok());
+  ASSERT_TRUE(slow->Run("BEGIN").ok());
+  ASSERT_TRUE(slow->Run("UPDATE items SET v = -1 WHERE id = 1").ok());
+  for (int i = 0; i < 120; ++i) AppRuns("INSERT INTO items VALUES (" + std::to_string(1000 + i) + ", " + std::to_string(i) + ")");
+  std::string big = "BEGIN; ";
+  for (int i = 0; i < 90; ++i) big += "INSERT INTO items VALUES (" + std::to_string(2000 + i) + ", 1); ";
+  AppRuns(big + "COMMIT");
+  for (int i = 0; i < 60; ++i) AppRuns("UPDATE items SET v = v + 7 WHERE id = " + std::to_string(1000 + i));
+  for (int i = 0; i < 30; ++i) AppRuns("DELETE FROM items WHERE id = " + std::to_string(1060 + i));
+
+  schema::Plan plan;
+  std::map<std::string, int> tids;
+  int cycle = 0;
+  replicator::Position pos;
+  ASSERT_NO_FATAL_FAILURE(LoadMove(&plan, &tids, &cycle, &pos));
+
+  constexpr int64_t kBound = 25;
+  int rounds = 0, restarts = 0;
+  bool slow_open = true;
+  std::vector<int64_t> sizes;
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    // A fresh applier every third round: it starts from the stored position.
+    auto pg = PgConn::Connect(target_);
+    ASSERT_TRUE(pg.ok());
+    ASSERT_TRUE(replicator::SetupSession(*pg, replicator::SessionRole::kApplier).ok());
+    auto sink = replicator::OpenReverseSinkDb(db_);
+    ASSERT_TRUE(sink.ok()) << sink.status().message();
+    if (rounds > 0) {
+      auto stored = replicator::ReadReversePosition(*sink, cycle);
+      ASSERT_TRUE(stored.ok() && stored->has_value());
+      pos = **stored;
+      ++restarts;
+    }
+    replicator::ReverseApplier applier(*pg, *sink, plan, tids, cycle);
+    bool idle = false;
+    for (int i = 0; i < 3; ++i) {
+      replicator::RoundStats rs;
+      auto next = applier.Round(pos, &rs, kBound);
+      ASSERT_TRUE(next.ok()) << next.status().message();
+      if (*next == pos) {
+        idle = true;
+        break;
+      }
+      pos = *next;
+      sizes.push_back(rs.changes);
+      ++rounds;
+      if (rounds == 4 && slow_open) {
+        ASSERT_TRUE(slow->Run("COMMIT").ok());
+        slow_open = false;
+      }
+    }
+    if (idle && !slow_open) break;
+  }
+  ASSERT_FALSE(slow_open) << "the backlog was applied in fewer than 4 rounds";
+  EXPECT_GT(restarts, 2);
+  int over = 0;
+  for (int64_t n : sizes) over += n > kBound ? 1 : 0;
+  EXPECT_EQ(over, 1) << "only the round holding the 90-row transaction may pass the bound";
+  EXPECT_GE(rounds, (301 - 90) / static_cast<int>(kBound) + 1);
+
+  auto pg_rows = app_.Exec("SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM items");
+  ASSERT_TRUE(pg_rows.ok());
+  auto d = Db::Open(db_, Db::Mode::kReadOnly);
+  ASSERT_TRUE(d.ok());
+  auto sq_rows = d->QueryText("SELECT group_concat(id || '=' || v, ',') FROM (SELECT id, v FROM items ORDER BY id)");
+  ASSERT_TRUE(sq_rows.ok() && sq_rows->has_value());
+  EXPECT_EQ(**sq_rows, pg_rows->Str(0, 0));
+  auto v1 = d->QueryInt("SELECT v FROM items WHERE id = 1");
+  ASSERT_TRUE(v1.ok());
+  EXPECT_EQ(v1->value_or(0), -1) << "the transaction committed late reached SQLite";
+}
+
+// The rollback's check inside the freeze: every key touched in PostgreSQL
+// since the full verify, compared with the file value by value. A value
+// changed behind the reverse stream's back, a row it lost and a row it kept
+// after PostgreSQL deleted it are each named with table, key and column.
+TEST_F(ReverseApplyTest, TouchedKeysAreComparedWithTheFile) {
+  CutOver("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, data BLOB);\n"
+          "INSERT INTO items VALUES (1, 'one', 1.5, x'01'), (2, 'two', 2.5, x'02'), (3, 'three', 3.5, x'03'),"
+          " (4, 'four', 4.5, x'04');");
+  schema::Plan plan;
+  std::map<std::string, int> tids;
+  int cycle = 0;
+  replicator::Position start;
+  ASSERT_NO_FATAL_FAILURE(LoadMove(&plan, &tids, &cycle, &start));
+  AppRuns("UPDATE items SET name = 'uno', price = 10.25 WHERE id = 1");
+  AppRuns("INSERT INTO items VALUES (5, 'five', 5.5, '\\x0505')");
+  AppRuns("DELETE FROM items WHERE id = 2");
+  AppRuns("UPDATE items SET data = '\\xff00' WHERE id = 3");
+
+  auto pg = PgConn::Connect(target_);
+  ASSERT_TRUE(pg.ok());
+  ASSERT_TRUE(replicator::SetupSession(*pg, replicator::SessionRole::kApplier).ok());
+  auto sink = replicator::OpenReverseSinkDb(db_);
+  ASSERT_TRUE(sink.ok());
+  replicator::ReverseApplier applier(*pg, *sink, plan, tids, cycle);
+  replicator::RoundStats rs;
+  auto pos = applier.Round(start, &rs);
+  ASSERT_TRUE(pos.ok()) << pos.status().message();
+
+  auto check = [&]() {
+    auto& source = applier.source();
+    auto now = source.BeginRead();
+    EXPECT_TRUE(now.ok());
+    auto diffs = cutover::VerifyTouchedInSqlite(source, *sink, plan, tids, start, *pos);
+    source.EndRead();
+    EXPECT_TRUE(diffs.ok()) << diffs.status().message();
+    std::vector<std::string> out;
+    if (diffs.ok()) {
+      for (const auto& d : *diffs) out.push_back(d.table + " " + d.key + ": " + d.what);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_EQ(check(), std::vector<std::string>{}) << "applied rows equal the file";
+
+  // Behind the reverse stream's back (triggers off, as the stream writes).
+  ASSERT_TRUE(sink->Exec("UPDATE items SET price = 10.5 WHERE id = 1").ok());
+  ASSERT_TRUE(sink->Exec("INSERT INTO items VALUES (2, 'two', 2.5, x'02')").ok());
+  ASSERT_TRUE(sink->Exec("DELETE FROM items WHERE id = 5").ok());
+  ASSERT_TRUE(sink->Exec("UPDATE items SET data = 'ff00' WHERE id = 3").ok());
+  ASSERT_TRUE(sink->Exec("UPDATE items SET name = 'untouched' WHERE id = 4").ok());
+  EXPECT_EQ(check(), (std::vector<std::string>{
+                         "items id=1: column price: PostgreSQL 10.25, SQLite 10.5",
+                         "items id=2: deleted in PostgreSQL, still in SQLite",
+                         "items id=3: column data: PostgreSQL blob of 2 bytes, SQLite 'ff00'",
+                         "items id=5: missing in SQLite",
+                     }));
+}
+
+// A difference the reverse stream cannot explain stops the rollback before
+// its freeze: the full verify it runs first names the key, and the app stays
+// on PostgreSQL.
+TEST_F(ReverseApplyTest, RollbackRefusesAFileThatDiffers) {
+  CutOver("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n"
+          "INSERT INTO items VALUES (1, 'one'), (2, 'two'), (3, 'three');");
+  AppRuns("UPDATE items SET name = 'uno' WHERE id = 1");
+  RunResult s = StreamBack();
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  {
+    auto sink = replicator::OpenReverseSinkDb(db_);
+    ASSERT_TRUE(sink.ok());
+    ASSERT_TRUE(sink->Exec("UPDATE items SET name = 'planted' WHERE id = 3").ok());
+  }
+  AppRuns("UPDATE items SET name = 'dos' WHERE id = 2");
+  const std::string env = dir_ + "/app.env";
+  RunResult r = RunSlipway({"rollback", "--source", db_, "--target", target_, "--flip-file", env, "--flip-key",
+                            "DATABASE_URL"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // the verify code: the databases differ
+  EXPECT_NE(r.err.find("id=3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not rolling back"), std::string::npos) << r.err;
+  auto phase = app_.Exec("SELECT phase FROM slipway.migration");
+  ASSERT_TRUE(phase.ok());
+  EXPECT_EQ(phase->Str(0, 0), "cut_over");
+  EXPECT_TRUE(app_.Run("UPDATE items SET name = 'still writable' WHERE id = 2").ok()) << "the app stays on PostgreSQL";
 }
 
 }  // namespace
