@@ -133,14 +133,14 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
   auto r = cutover::RunCutover(o);
   if (!r.ok()) return Fail(r.status());
   // Writes no trigger captured, found after the move: the app is on
-  // PostgreSQL, which lacks them. Loud, and a distinct outcome.
+  // PostgreSQL, which lacks them: exit 1, as for the differences verify finds.
   const int code = r->uncaptured_total > 0 ? ExitCodeFor(Code::kMismatch) : 0;
   const std::string uncaptured =
       std::to_string(r->uncaptured_total) +
       " key(s) differ between the fenced SQLite file and PostgreSQL without a change in PostgreSQL since the "
       "cutover: writes no trigger captured (SQLite's incremental blob API), which PostgreSQL does not have. The app "
-      "now writes to PostgreSQL; copy those values over by hand, or `slipway rollback`, touch the rows in SQLite "
-      "(UPDATE ... SET col = col) and cut over again";
+      "now writes to PostgreSQL; copy those values over by hand, or `slipway rollback --verify none`, touch the rows "
+      "in SQLite (UPDATE ... SET col = col) and cut over again";
   if (args->Has("json")) {
     nlohmann::json steps = nlohmann::json::array();
     for (const auto& s : r->steps) steps.push_back({{"step", s.step}, {"ms", s.ms}});
