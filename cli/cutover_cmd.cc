@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/http_server.h"
 #include "cli/plan_report.h"
+#include "common/exit_codes.h"
 #include "common/redact.h"
 #include "cutover/config_flip.h"
 #include "cutover/cutover.h"
@@ -131,14 +132,29 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
 
   auto r = cutover::RunCutover(o);
   if (!r.ok()) return Fail(r.status());
+  // Writes no trigger captured, found after the move: the app is on
+  // PostgreSQL, which lacks them: exit 1, as for the differences verify finds.
+  const int code = r->uncaptured_total > 0 ? ExitCodeFor(Code::kMismatch) : 0;
+  const std::string uncaptured =
+      std::to_string(r->uncaptured_total) +
+      " key(s) differ between the fenced SQLite file and PostgreSQL without a change in PostgreSQL since the "
+      "cutover: writes no trigger captured (SQLite's incremental blob API), which PostgreSQL does not have. The app "
+      "now writes to PostgreSQL; copy those values over by hand, or `slipway rollback --verify none`, touch the rows "
+      "in SQLite (UPDATE ... SET col = col) and cut over again";
   if (args->Has("json")) {
     nlohmann::json steps = nlohmann::json::array();
     for (const auto& s : r->steps) steps.push_back({{"step", s.step}, {"ms", s.ms}});
     nlohmann::json j = {{"outcome", r->outcome}, {"freeze_ms", r->freeze_ms}, {"freeze_started_at_ms", r->freeze_started_ms},
                        {"freeze_ended_at_ms", r->freeze_ended_ms}, {"steps", steps},
                         {"final_seq", r->final_seq}, {"attempts", r->attempts}, {"notes", r->notes}};
+    if (r->uncaptured_checked) {
+      j["uncaptured_check"] = {{"tables", r->uncaptured_tables},
+                               {"differing_keys", r->uncaptured_total},
+                               {"differences", r->uncaptured}};
+    }
     std::printf("%s\n", j.dump().c_str());
-    return 0;
+    if (code != 0) std::fprintf(stderr, "slipway: error: %s\n", uncaptured.c_str());
+    return code;
   }
   std::printf("%s: %s\n", name, r->outcome.c_str());
   if (!r->steps.empty()) {
@@ -149,7 +165,13 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
     }
   }
   for (const auto& n : r->notes) std::printf("note: %s\n", n.c_str());
-  return 0;
+  if (r->uncaptured_checked) {
+    std::printf("checked after the move (writes no trigger captures): %zu table(s), %lld differing key(s)\n",
+                r->uncaptured_tables.size(), static_cast<long long>(r->uncaptured_total));
+    for (const auto& d : r->uncaptured) std::printf("  NOT CARRIED OVER %s\n", d.c_str());
+  }
+  if (code != 0) std::fprintf(stderr, "slipway: error: %s\n", uncaptured.c_str());
+  return code;
 }
 
 }  // namespace

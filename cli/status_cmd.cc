@@ -99,6 +99,15 @@ int RunStatus(const std::vector<std::string>& argv) {
       j["applier"]["running"] = alive;
       if (!extra->IsNull(0, 5)) j["applier"]["figures"] = nlohmann::json::parse(extra->Str(0, 5), nullptr, false);
     }
+    // Writes the last cutover found in the fenced file and not in PostgreSQL
+    // (no trigger captured them): said while the app is on PostgreSQL.
+    if (phase == "cut_over") {
+      auto check = pg->Exec("SELECT uncaptured_check::text FROM slipway.migration WHERE uncaptured_check IS NOT NULL");
+      if (check.ok() && check->Rows() == 1) {
+        auto u = nlohmann::json::parse(check->Str(0, 0), nullptr, false);
+        if (u.is_object() && u.value("differing_keys", 0) > 0) j["uncaptured"] = u;
+      }
+    }
     auto tables = replicator::ReadTableStates(*pg);
     if (tables.ok()) {
       nlohmann::json t = nlohmann::json::array();
@@ -124,7 +133,15 @@ int RunStatus(const std::vector<std::string>& argv) {
       j["lag_ms"] = lag_ms;
     }
   }
-  const int code = j.contains("interrupted") ? ExitCodeFor(Code::kConflict) : 0;
+  const int code = j.contains("interrupted")  ? ExitCodeFor(Code::kConflict)
+                   : j.contains("uncaptured") ? ExitCodeFor(Code::kMismatch)
+                                              : 0;
+  std::string uncaptured_message;
+  if (j.contains("uncaptured")) {
+    uncaptured_message = "the cutover found " + std::to_string(j["uncaptured"].value("differing_keys", int64_t{0})) +
+                         " key(s) in the fenced SQLite file that PostgreSQL does not have (writes no trigger "
+                         "captured: SQLite's incremental blob API)";
+  }
   if (args->Has("json")) {
     std::printf("%s\n", j.dump(2).c_str());
     return code;
@@ -141,6 +158,12 @@ int RunStatus(const std::vector<std::string>& argv) {
   }
   if (j.contains("interrupted")) {
     std::printf("INTERRUPTED %s\n", j["interrupted"]["message"].get<std::string>().c_str());
+  }
+  if (j.contains("uncaptured")) {
+    std::printf("NOT CARRIED OVER %s\n", uncaptured_message.c_str());
+    for (const auto& d : j["uncaptured"].value("differences", nlohmann::json::array())) {
+      std::printf("  %s\n", d.get<std::string>().c_str());
+    }
   }
   if (j.contains("applied_seq")) {
     std::printf("position    applied %lld of %lld (lag %lld changes, %.0f ms)\n",
@@ -167,7 +190,11 @@ int RunStatus(const std::vector<std::string>& argv) {
                   t["state"].get<std::string>().c_str(), static_cast<long long>(t["rows_copied"].get<int64_t>()));
     }
   }
-  if (code != 0) std::fprintf(stderr, "slipway: %s\n", j["interrupted"]["message"].get<std::string>().c_str());
+  if (j.contains("interrupted")) {
+    std::fprintf(stderr, "slipway: %s\n", j["interrupted"]["message"].get<std::string>().c_str());
+  } else if (!uncaptured_message.empty()) {
+    std::fprintf(stderr, "slipway: %s\n", uncaptured_message.c_str());
+  }
   return code;
 }
 

@@ -3,7 +3,8 @@
 //
 //  1. wait for a small lag (applying it ourselves; a running stream hands
 //     over: there is never more than one applier), verify everything once
-//     while the app still writes, optionally hold until an operator releases;
+//     while the app still writes, optionally hold until an operator releases
+//     (then the tables holding TEXT or BLOB values are verified again);
 //  2. freeze: BEGIN IMMEDIATE on the SQLite file (app writers wait in their
 //     busy handler), start the clock;
 //  3. read the final position under the lock and drain to it;
@@ -14,7 +15,12 @@
 //     the transaction that held the lock; the clock stops;
 //  8. flip the app's config (atomic), run the hook, serve the new target;
 //  9. open PostgreSQL: lift the guard in the transaction that records the
-//     phase 'cut_over'.
+//     phase 'cut_over';
+// 10. still holding the applier's role, outside the freeze: compare the
+//     tables holding TEXT or BLOB values between the fenced file and
+//     PostgreSQL, keys changed in PostgreSQL since aside, and report what
+//     differs (writes through SQLite's incremental blob API fire no trigger;
+//     uncaptured_check.h). Recorded in slipway.migration.uncaptured_check.
 // A failure or a blown freeze budget before 7 rolls the lock transaction
 // back: SQLite stays the live database, untouched. The budget holds whatever
 // PostgreSQL does (freeze_budget.h): statements inside the freeze time out at
@@ -75,6 +81,14 @@ struct CutoverReport {
   int64_t final_seq = 0;
   int attempts = 0;
   std::vector<std::string> notes;
+  // After a cutover (uncaptured_check.h): the tables compared between the
+  // fenced file and PostgreSQL, and the keys that differ there without a
+  // change in PostgreSQL since the cutover — writes trigger capture could
+  // not see, which PostgreSQL does not have.
+  bool uncaptured_checked = false;
+  std::vector<std::string> uncaptured_tables;
+  std::vector<std::string> uncaptured;  // "table t, id=5: different: data source x'..', target x'..'"
+  int64_t uncaptured_total = 0;
 };
 
 // Set by --release (HTTP or another process) to end a postponed wait.

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "schema/canonical.h"
+#include "schema/reverse_codec.h"
 
 namespace slipway::cutover {
 namespace {
@@ -64,6 +65,12 @@ bool EncodesCanonically(const schema::SqlValue& v, const schema::ColumnMapping& 
 }
 
 }  // namespace
+
+std::string KindLost(const schema::SqlValue& v, const schema::ColumnMapping& col) {
+  return std::string(schema::StorageClassName(v.type)) + " " + schema::DescribeValue(v) + " (" + col.type.Sql() +
+         " keeps only its " + (v.type == SQLITE_TEXT || v.type == SQLITE_BLOB ? "bytes" : "text") +
+         ": its kind is lost)";
+}
 
 uint64_t Hash64(std::string_view data, uint64_t seed) {
   const char* p = data.data();
@@ -126,6 +133,12 @@ void RowFrame::AddSqlite(const schema::SqlValue& v, const schema::ColumnMapping&
     AddNull();
     return;
   }
+  if (!schema::KindComesBack(v, col)) {
+    Begin(Tag::kKind);
+    buf_.append(KindLost(v, col));
+    Finish();
+    return;
+  }
   if (EncodesCanonically(v, col)) {
     // Written straight into the frame: no second parse.
     Begin(Tag::kValue);
@@ -181,6 +194,7 @@ std::vector<Component> DecodeFrame(std::string_view frame) {
 std::string RenderComponent(const Component& c, schema::PgKind kind, size_t max_chars) {
   if (c.tag == Tag::kNull) return "NULL";
   if (c.tag == Tag::kError) return "(cannot be encoded: " + std::string(c.bytes) + ")";
+  if (c.tag == Tag::kKind) return std::string(c.bytes);
   if (IsPlainNumberKind(kind) && c.bytes.size() <= max_chars) return std::string(c.bytes);
   std::string s = "'";
   size_t n = 0;

@@ -4,7 +4,10 @@
 // framed as tag + 4-byte length + canonical bytes, so NULL differs from ""
 // and a value cannot shift into its neighbour. A SQLite value EncodeForPg
 // rejects becomes an error component carrying the message: it equals no
-// PostgreSQL value, so it shows up as a difference.
+// PostgreSQL value, so it shows up as a difference. So does a SQLite value
+// that would not come back from PostgreSQL with its own storage class
+// (schema::KindComesBack: an INTEGER 7 in a bytea column lands as the bytes
+// of its text): a kind component naming the class and the value.
 // Thread-safety: a RowFrame belongs to one thread; the free functions are pure.
 
 #include <cstdint>
@@ -17,13 +20,17 @@
 
 namespace slipway::cutover {
 
+// How a SQLite value whose storage class the column's type cannot keep is
+// shown: "INTEGER 7 (bytea keeps only its text: its kind is lost)".
+std::string KindLost(const schema::SqlValue& v, const schema::ColumnMapping& col);
+
 // A 64-bit non-cryptographic hash (wyhash-style multiply-fold).
 uint64_t Hash64(std::string_view data, uint64_t seed);
 
 // Number of leading key columns the SQLite changelog records (k1..k4).
 inline constexpr int kChangelogKeyColumns = 4;
 
-enum class Tag : char { kNull = 'N', kValue = 'V', kError = 'E' };
+enum class Tag : char { kNull = 'N', kValue = 'V', kError = 'E', kKind = 'K' };
 
 struct Component {
   Tag tag = Tag::kNull;
@@ -37,7 +44,8 @@ class RowFrame {
   void AddError(std::string_view message);
   // A PostgreSQL value's text (as COPY gives it after unescaping).
   void AddPg(std::string_view text, schema::PgKind kind);
-  // A SQLite value: EncodeForPg for the column, then canonical.
+  // A SQLite value: EncodeForPg for the column, then canonical; a kind
+  // component when the column's type cannot give its storage class back.
   void AddSqlite(const schema::SqlValue& v, const schema::ColumnMapping& col);
   // Call once after the key components, before the columns.
   void EndKey();

@@ -120,7 +120,7 @@ TEST(VerifyRowFrameTest, SqliteFastPathMatchesCanonical) {
       {PgKind::kBoolean, schema::Repr::kBool01, integer(0)},
       {PgKind::kBytea, schema::Repr::kNative, bytes(SQLITE_BLOB, "\x00\xff\xAB")},
       {PgKind::kBytea, schema::Repr::kTextAsBytes, bytes(SQLITE_TEXT, "ab\xff")},
-      {PgKind::kBytea, schema::Repr::kAnyAsBytes, integer(42)},
+      {PgKind::kBytea, schema::Repr::kAnyAsBytes, bytes(SQLITE_BLOB, "42")},
       {PgKind::kText, schema::Repr::kNative, bytes(SQLITE_TEXT, "a\tb")},
       {PgKind::kText, schema::Repr::kAnyAsText, real(2.5)},
       {PgKind::kJsonb, schema::Repr::kJsonText, bytes(SQLITE_TEXT, "{\"a\": 1}")},
@@ -129,6 +129,7 @@ TEST(VerifyRowFrameTest, SqliteFastPathMatchesCanonical) {
     schema::ColumnMapping col;
     col.type.kind = c.kind;
     col.repr = c.repr;
+    col.affinity = schema::Affinity::kNumeric;
     std::string text;
     ASSERT_TRUE(schema::EncodeForPg(c.v, col, &text).ok()) << schema::DescribeValue(c.v);
     RowFrame fast, slow;
@@ -136,6 +137,35 @@ TEST(VerifyRowFrameTest, SqliteFastPathMatchesCanonical) {
     slow.AddPg(text, c.kind);
     EXPECT_EQ(fast.data(), slow.data()) << text;
   }
+}
+
+// A value whose storage class the column's type cannot give back never
+// equals the PostgreSQL value it became: INTEGER 7 is not bytea '\x37'.
+TEST(VerifyRowFrameTest, KindTheTypeCannotKeepIsADifference) {
+  schema::ColumnMapping col;
+  col.type.kind = PgKind::kBytea;
+  col.repr = schema::Repr::kAnyAsBytes;
+  schema::SqlValue seven;
+  seven.type = SQLITE_INTEGER;
+  seven.i = 7;
+  std::string text;
+  ASSERT_TRUE(schema::EncodeForPg(seven, col, &text).ok());
+  EXPECT_EQ(text, "\\x37");
+  RowFrame sqlite_side, pg_side;
+  sqlite_side.AddSqlite(seven, col);
+  pg_side.AddPg(text, PgKind::kBytea);
+  EXPECT_NE(HashRow(sqlite_side).row, HashRow(pg_side).row);
+  auto comps = DecodeFrame(sqlite_side.data());
+  ASSERT_EQ(comps.size(), 1u);
+  EXPECT_EQ(comps[0].tag, Tag::kKind);
+  EXPECT_EQ(RenderComponent(comps[0], PgKind::kBytea), "INTEGER 7 (bytea keeps only its text: its kind is lost)");
+
+  schema::SqlValue blob;
+  blob.type = SQLITE_BLOB;
+  blob.bytes = "7";
+  RowFrame blob_side;
+  blob_side.AddSqlite(blob, col);
+  EXPECT_EQ(HashRow(blob_side).row, HashRow(pg_side).row);
 }
 
 TEST(VerifyRowFrameTest, ChangelogKeyIsTheFirstFourKeyComponents) {

@@ -78,3 +78,7 @@ ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS move_options jsonb;
 -- unchanged means a VACUUM may have renumbered rowids.
 ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS source_schema_version bigint;
 ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS source_schema_hash text;
+-- What the last cutover's check found in the fenced file that PostgreSQL
+-- does not hold and no trigger captured (cutover/uncaptured_check.h): the
+-- tables compared, the differing keys, shown by `slipway status`.
+ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS uncaptured_check jsonb;

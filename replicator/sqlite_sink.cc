@@ -13,6 +13,15 @@ namespace {
 
 constexpr const char* kPositionKey = "reverse_position";
 
+schema::OwnedValue Own(const schema::SqlValue& v) {
+  schema::OwnedValue o;
+  o.type = v.type;
+  o.i = v.i;
+  o.d = v.d;
+  o.bytes.assign(v.bytes);
+  return o;
+}
+
 // Whether the table's one-column INTEGER primary key is its rowid.
 bool KeyIsRowid(Db& db, const schema::TableMapping& tm) {
   if (tm.key_source.size() != 1) return false;
@@ -91,6 +100,15 @@ SqliteSink::SqliteSink(Db& db, const schema::Plan& plan, const std::map<std::str
       marks = "?" + std::to_string(n + 1) + ", " + marks;
     }
     t.insert_sql = "INSERT INTO " + t.sql.sqlite_table + " (" + cols + ") VALUES (" + marks + ")";
+    std::string kind_cols;
+    for (size_t c = 0; c < t.sql.column_index.size(); ++c) {
+      const schema::ColumnMapping& cm = tm.columns[static_cast<size_t>(t.sql.column_index[c])];
+      if (schema::KindRecoverable(cm)) continue;
+      t.kind_pos.push_back(static_cast<int>(c) + (t.sql.rowid_keyed ? 1 : 0));
+      t.kind_cols.push_back(&cm);
+      kind_cols += (kind_cols.empty() ? "" : ", ") + t.sql.sqlite_columns[c];
+    }
+    if (!kind_cols.empty()) t.kind_sql = "SELECT " + kind_cols + " FROM " + t.sql.sqlite_table + " WHERE " + t.where;
     tables_.emplace(it->second, std::move(t));
   }
 }
@@ -225,8 +243,8 @@ Status SqliteSink::Refused(const Table& t, const RowCursor& row, const Status& s
   return Status(Code::kBlocked, msg);
 }
 
-Status SqliteSink::InsertRows(const Table& t, RowCursor& rows, const RowidsByKey* rowids, bool index_fts,
-                               RoundStats* stats) {
+Status SqliteSink::InsertRows(const Table& t, RowCursor& rows, const RowidsByKey* rowids, const KindsByKey* kinds,
+                               bool index_fts, RoundStats* stats) {
   ASSIGN_OR_RETURN(Stmt ins, db_.Prepare(t.insert_sql));
   std::vector<Stmt> adds;
   if (index_fts) {
@@ -252,6 +270,19 @@ Status SqliteSink::InsertRows(const Table& t, RowCursor& rows, const RowidsByKey
     if (!row) break;
     RETURN_IF_ERROR(ins.Reset());
     for (int c = 0; c < ncols; ++c) BindSqlValue(ins, c + 1, rows.Value(c));
+    if (kinds != nullptr && !kinds->empty()) {
+      key.clear();
+      for (int p : t.key_pos) AppendKeyBytes(rows.Value(p), &key);
+      auto old = kinds->find(key);
+      for (size_t j = 0; old != kinds->end() && j < t.kind_pos.size(); ++j) {
+        const schema::SqlValue was = old->second[j].view();
+        const schema::SqlValue now = rows.Value(t.kind_pos[j]);
+        if (was.type != SQLITE_NULL && now.type != SQLITE_NULL && was.type != now.type &&
+            schema::SameInPostgres(was, now, *t.kind_cols[j])) {
+          BindSqlValue(ins, t.kind_pos[j] + 1, was);
+        }
+      }
+    }
     if (t.keep_rowid) {
       // The rowid the row had; a new row the next one.
       key.clear();
@@ -283,7 +314,7 @@ Status SqliteSink::CopyWhole(int tid, RowCursor& rows, RoundStats* stats) {
   if (it == tables_.end()) return Status::Ok();
   RETURN_IF_ERROR(db_.Exec("DELETE FROM " + it->second.sql.sqlite_table));
   stats->copy_path = true;
-  RETURN_IF_ERROR(InsertRows(it->second, rows, nullptr, /*index_fts=*/false, stats));
+  RETURN_IF_ERROR(InsertRows(it->second, rows, nullptr, nullptr, /*index_fts=*/false, stats));
   for (const auto& f : it->second.fts) RETURN_IF_ERROR(db_.Exec(f.rebuild_sql));
   return Status::Ok();
 }
@@ -303,11 +334,31 @@ Status SqliteSink::Apply(TableRound round, RoundStats* stats) {
   }
   const int nkey = static_cast<int>(t.sql.sqlite_key.size());
   RowidsByKey rowids;
+  KindsByKey kinds;
+  std::optional<Stmt> kind_read;
+  if (!t.kind_sql.empty()) {
+    ASSIGN_OR_RETURN(Stmt k, db_.Prepare(t.kind_sql));
+    kind_read = std::move(k);
+  }
   std::string key;
   while (true) {
     ASSIGN_OR_RETURN(bool row, keys->Next());
     if (!row) break;
     ++stats->keys;
+    if (kind_read) {
+      RETURN_IF_ERROR(kind_read->Reset());
+      for (int i = 0; i < nkey; ++i) BindSqlValue(*kind_read, i + 1, keys->Value(i));
+      ASSIGN_OR_RETURN(bool found, kind_read->Step());
+      if (found) {
+        key.clear();
+        for (int i = 0; i < nkey; ++i) AppendKeyBytes(keys->Value(i), &key);
+        std::vector<schema::OwnedValue>& values = kinds[key];
+        values.resize(t.kind_pos.size());
+        for (size_t j = 0; j < t.kind_pos.size(); ++j) {
+          values[j] = Own(schema::SqlValue::FromColumn(kind_read->get(), static_cast<int>(j)));
+        }
+      }
+    }
     for (auto& r : removes) {
       RETURN_IF_ERROR(r.Reset());
       for (int i = 0; i < nkey; ++i) BindSqlValue(r, i + 1, keys->Value(i));
@@ -327,7 +378,7 @@ Status SqliteSink::Apply(TableRound round, RoundStats* stats) {
     RETURN_IF_ERROR(del.Run());
   }
   ASSIGN_OR_RETURN(std::unique_ptr<RowCursor> rows, round.rows());
-  return InsertRows(t, *rows, &rowids, /*index_fts=*/true, stats);
+  return InsertRows(t, *rows, &rowids, &kinds, /*index_fts=*/true, stats);
 }
 
 Status SqliteSink::Commit(const Position& to, RoundStats* /*stats*/) {

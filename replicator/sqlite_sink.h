@@ -34,6 +34,7 @@
 #include "replicator/change_sink.h"
 #include "replicator/table_sql.h"
 #include "schema/plan.h"
+#include "schema/reverse_codec.h"
 
 namespace slipway::replicator {
 
@@ -88,12 +89,23 @@ class SqliteSink : public ChangeSink {
     bool keep_rowid = false;
     std::vector<int> key_pos;  // position of each key value in an inserted row
     std::vector<Fts> fts;
+    // Columns whose PostgreSQL type cannot tell a value's storage class
+    // (schema::KindRecoverable): their position in an inserted row, their
+    // mapping, and the SELECT of their values by key, read before the key is
+    // deleted. A value PostgreSQL still holds as it became from the file's
+    // value is written back as the file's value (INTEGER 7, not BLOB '7').
+    std::vector<int> kind_pos;
+    std::vector<const schema::ColumnMapping*> kind_cols;
+    std::string kind_sql;
   };
   // Rowids of the keys deleted this round (keep_rowid tables), by key.
   using RowidsByKey = std::map<std::string, int64_t>;
+  // The file's values of a table's kind_cols, by key, read before the delete.
+  using KindsByKey = std::map<std::string, std::vector<schema::OwnedValue>>;
   // Finds the full-text indexes once, at the first round.
   Status LoadFts();
-  Status InsertRows(const Table& t, RowCursor& rows, const RowidsByKey* rowids, bool index_fts, RoundStats* stats);
+  Status InsertRows(const Table& t, RowCursor& rows, const RowidsByKey* rowids, const KindsByKey* kinds,
+                    bool index_fts, RoundStats* stats);
   // The error for a row SQLite refused: table, key, constraint.
   Status Refused(const Table& t, const RowCursor& row, const Status& s);
 

@@ -301,6 +301,9 @@ void ColumnScanner::Finish() {
     a.json_invalid.examples.clear();
     a.json_invalid.values.clear();
   }
+  a.integer_values = by_class_[kInteger];
+  a.real_values = by_class_[kReal];
+  a.text_values = by_class_[kText];
   // Majority storage class (ties: integer, real, text, blob, in that order);
   // every other non-null value is `mixed`, with examples from the minorities.
   const int64_t counts[kClassCount] = {a.integers, a.reals, a.texts, a.blobs};

@@ -83,6 +83,10 @@ struct ColumnAudit {
   int64_t blob_max_bytes = 0;
   Finding blob_values;                       // examples of blobs (for mixed-class reports)
 
+  // Examples of each of the other storage classes (for reports of values
+  // whose kind a mapping cannot keep).
+  Finding integer_values, real_values, text_values;
+
   // Non-null values of a class that differs from the column's majority
   // class, with examples (filled for the report).
   Finding mixed;

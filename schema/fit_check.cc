@@ -225,4 +225,55 @@ ColumnMapping AdaptToType(const ColumnMapping& base, const PgType& type, const C
   return m;
 }
 
+std::vector<Note> KindLossNotes(const std::string& table, const ColumnMapping& col, const ColumnAudit& a) {
+  std::vector<Note> out;
+  if (col.skip) return out;
+  const std::string type = col.type.Sql();
+  const std::string fix = std::string("; ") + kKindLossMarker + ", so the cutover refuses until they are stored as " +
+                          std::string(col.type.kind == PgKind::kBytea ? "BLOBs" : "the kind PostgreSQL keeps") +
+                          " in SQLite" + (col.type.kind == PgKind::kBytea ? " (CAST(col AS BLOB))" : "") +
+                          ", or the mapping file chooses a type that keeps them";
+  auto note = [&](const char* kind, int64_t count, const Finding& examples, const std::string& what) {
+    if (count <= 0) return;
+    Note n;
+    n.severity = Severity::kWarning;
+    n.table = table;
+    n.column = col.source;
+    n.message = "rollback risk: " + std::to_string(count) + " " + kind + " values " + what + fix;
+    n.count = count;
+    n.examples = examples.examples;
+    n.values = examples.values;
+    out.push_back(std::move(n));
+  };
+  const bool untyped = col.affinity == Affinity::kBlob;
+  switch (col.repr) {
+    case Repr::kAnyAsBytes:
+      note("INTEGER", a.integers, a.integer_values,
+           "land in bytea as the bytes of their text (7 -> '\\x37') and come back from PostgreSQL as BLOBs");
+      note("REAL", a.reals, a.real_values,
+           "land in bytea as the bytes of their text (2.5 -> '\\x322e35') and come back from PostgreSQL as BLOBs");
+      note("TEXT", a.texts, a.text_values, "land in bytea as their bytes and come back from PostgreSQL as BLOBs");
+      break;
+    case Repr::kNumberAsNumeric:
+      if (!untyped) break;
+      note("integral REAL", a.real_integral, a.real_values,
+           "become numeric and come back from PostgreSQL as INTEGERs (5.0 -> 5)");
+      note("TEXT", a.texts, a.text_values, "become numeric and come back from PostgreSQL as numbers");
+      break;
+    case Repr::kNative:
+      if (!untyped) break;
+      if (col.type.kind == PgKind::kDouble) {
+        note("INTEGER", a.integers, a.integer_values,
+             "become double precision and come back from PostgreSQL as REALs (7 -> 7.0)");
+      } else if (col.type.kind == PgKind::kBigint || col.type.kind == PgKind::kInteger ||
+                 col.type.kind == PgKind::kSmallint) {
+        note("REAL", a.real_integral, a.real_values, "become " + type + " and come back from PostgreSQL as INTEGERs");
+      }
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
 }  // namespace slipway::schema

@@ -168,6 +168,28 @@ const ColumnMapping* TableMapping::FindSource(const std::string& name) const {
   return nullptr;
 }
 
+bool HoldsTextOrBlob(const ColumnMapping& c) {
+  if (c.skip) return false;
+  switch (c.type.kind) {
+    case PgKind::kBigint:
+    case PgKind::kInteger:
+    case PgKind::kSmallint:
+    case PgKind::kDouble:
+    case PgKind::kReal4:
+    case PgKind::kNumeric:
+    case PgKind::kBoolean: return false;
+    case PgKind::kDate:
+    case PgKind::kTime:
+    case PgKind::kTimestamp:
+    case PgKind::kTimestamptz: return c.repr == Repr::kDateText;
+    default: return true;
+  }
+}
+
+bool HoldsTextOrBlob(const TableMapping& t) {
+  return std::any_of(t.columns.begin(), t.columns.end(), [](const ColumnMapping& c) { return HoldsTextOrBlob(c); });
+}
+
 bool GlobMatch(const std::string& pattern, const std::string& name) {
   size_t p = 0, n = 0, star = std::string::npos, mark = 0;
   while (n < name.size()) {

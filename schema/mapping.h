@@ -114,6 +114,23 @@ std::vector<Note> FitCheck(const std::string& table, const ColumnMapping& col, c
 }  // namespace slipway::schema
 
 namespace slipway::schema {
+// Values the column's type cannot tell apart from another storage class
+// (schema/reverse_codec.h, KindComesBack): an INTEGER or REAL in a bytea
+// column lands as the bytes of its text, an INTEGER in an untyped column
+// mapped to double precision becomes a double, and so on. One warning per
+// storage class concerned, with its count and example keys, marked as a
+// rollback risk: such a value comes back from PostgreSQL as another kind,
+// and verify reports it as different. Texts in an untyped column widened to
+// text are MapColumn's note.
+// True when the column's SQLite values are TEXT or BLOB (bytea, text-like,
+// JSON, uuid, date text): what SQLite's incremental blob API
+// (sqlite3_blob_write) can change in place without firing a trigger.
+bool HoldsTextOrBlob(const ColumnMapping& col);
+bool HoldsTextOrBlob(const TableMapping& table);
+
+inline constexpr const char* kKindLossMarker = "verify reports each as different";
+std::vector<Note> KindLossNotes(const std::string& table, const ColumnMapping& col, const ColumnAudit& audit);
+
 // The mapping of `base` changed to `type`, with the representation that type
 // needs for these values. Run FitCheck() on the result.
 ColumnMapping AdaptToType(const ColumnMapping& base, const PgType& type, const ColumnAudit& audit);

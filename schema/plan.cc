@@ -166,6 +166,7 @@ Result<Plan> BuildPlan(Db& db, const SourceSchema& schema, const MapOptions& opt
         }
         cm.user_override = true;
       }
+      for (auto& n : KindLossNotes(t.name, cm, audit.columns[i])) plan.notes.push_back(std::move(n));
       if (cm.skip) {
         tm.columns.push_back(std::move(cm));
         continue;
@@ -208,6 +209,13 @@ Result<Plan> BuildPlan(Db& db, const SourceSchema& schema, const MapOptions& opt
                                          kRowidColumn));
     }
 
+    if (HoldsTextOrBlob(tm)) {
+      plan.notes.push_back(TableNote(
+          Severity::kInfo, t.name,
+          "trigger capture cannot see writes through SQLite's incremental blob API (sqlite3_blob_write, Python's "
+          "blobopen) to its TEXT/BLOB columns: the stream does not carry them; the cutover compares this table "
+          "after the move and reports any such write PostgreSQL lacks (the app should also UPDATE the row)"));
+    }
     auto violations = ForeignKeyViolations(db, t);
     if (!violations.ok()) return violations.status().Annotate("table " + t.name);
     for (const auto& [fkid, f] : *violations) {

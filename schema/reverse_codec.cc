@@ -289,7 +289,56 @@ bool KindRecoverable(const ColumnMapping& col) {
     case Repr::kAnyAsBytes: return false;
     case Repr::kAnyAsText:
     case Repr::kNumberAsNumeric: return col.affinity != Affinity::kBlob;
+    case Repr::kNative:
+      switch (col.type.kind) {
+        case PgKind::kBigint:
+        case PgKind::kInteger:
+        case PgKind::kSmallint:
+        case PgKind::kDouble: return col.affinity != Affinity::kBlob;
+        default: return true;
+      }
     default: return true;
+  }
+}
+
+bool SameInPostgres(const SqlValue& a, const SqlValue& b, const ColumnMapping& col) {
+  std::string ea, eb;
+  return EncodeForPg(a, col, &ea).ok() && EncodeForPg(b, col, &eb).ok() && ea == eb;
+}
+
+bool KindComesBack(const SqlValue& v, const ColumnMapping& col) {
+  const bool untyped = col.affinity == Affinity::kBlob;
+  switch (col.repr) {
+    case Repr::kAnyAsBytes: return v.type == SQLITE_BLOB;
+    case Repr::kAnyAsText: {
+      if (!untyped || v.type != SQLITE_TEXT) return true;
+      OwnedValue back;
+      return DecodeUntyped(v.bytes, &back).ok() && back.type == SQLITE_TEXT;
+    }
+    case Repr::kNumberAsNumeric:
+      if (!untyped) return true;
+      if (v.type == SQLITE_TEXT) return false;
+      return v.type != SQLITE_FLOAT || !(std::floor(v.d) == v.d && std::fabs(v.d) < 9.2e18);
+    case Repr::kNative:
+      if (!untyped) return true;
+      switch (col.type.kind) {
+        case PgKind::kBigint:
+        case PgKind::kInteger:
+        case PgKind::kSmallint: return v.type != SQLITE_FLOAT;
+        case PgKind::kDouble: return v.type != SQLITE_INTEGER;
+        default: return true;
+      }
+    default: return true;
+  }
+}
+
+const char* StorageClassName(int type) {
+  switch (type) {
+    case SQLITE_INTEGER: return "INTEGER";
+    case SQLITE_FLOAT: return "REAL";
+    case SQLITE_TEXT: return "TEXT";
+    case SQLITE_BLOB: return "BLOB";
+    default: return "NULL";
   }
 }
 

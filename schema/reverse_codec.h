@@ -99,8 +99,27 @@ struct OwnedValue {
 // False when DecodeFromPg() cannot tell which storage class the SQLite value
 // had, so a reverse write may store a value of another class than the
 // original: kAnyAsText in a BLOB-affinity (untyped) column that may hold
-// numbers and text, kAnyAsBytes, and kNumberAsNumeric in a BLOB-affinity
-// column (an integral REAL comes back INTEGER).
+// numbers and text, kAnyAsBytes, and in a BLOB-affinity column
+// kNumberAsNumeric and native integer or double types (an integral REAL
+// comes back INTEGER, an INTEGER sent into double precision REAL).
 bool KindRecoverable(const ColumnMapping& col);
+
+// True when `a` and `b` (not NULL) become the same PostgreSQL value in the
+// column: INTEGER 7 and BLOB '7' in a bytea column (kAnyAsBytes). The reverse
+// sink uses it to give a value PostgreSQL did not change back in the storage
+// class the SQLite file held.
+bool SameInPostgres(const SqlValue& a, const SqlValue& b, const ColumnMapping& col);
+
+// True when `v` (not NULL), sent through EncodeForPg() and read back by
+// DecodeFromPg() into a column of col.affinity, is stored with its own
+// storage class again. False, e.g., for an INTEGER 7 in a bytea column
+// (kAnyAsBytes: it lands as the bytes '7' and comes back a BLOB), a TEXT '7'
+// in an untyped column widened to text, an INTEGER in an untyped column
+// mapped to double precision, an integral REAL in an untyped column mapped to
+// an integer type or numeric. The verifier reports such values as different.
+bool KindComesBack(const SqlValue& v, const ColumnMapping& col);
+
+// SQLite's name of a storage class: "INTEGER", "REAL", "TEXT", "BLOB", "NULL".
+const char* StorageClassName(int type);
 
 }  // namespace slipway::schema

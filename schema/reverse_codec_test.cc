@@ -356,6 +356,54 @@ TEST(ReverseCodecTest, NumberAsNumericInUntypedColumnLosesKind) {
   EXPECT_TRUE(KindRecoverable(Numeric(-1, -1, Affinity::kNumeric)));
 }
 
+// Which values come back from PostgreSQL with their own storage class: the
+// verifier reports the others as different.
+TEST(ReverseCodecTest, KindComesBackOnlyWhereTheTypeTellsKindsApart) {
+  const ColumnMapping any_bytes = Col(PgKind::kBytea, Repr::kAnyAsBytes);
+  EXPECT_FALSE(KindComesBack(Int(7), any_bytes));
+  EXPECT_FALSE(KindComesBack(Real(2.5), any_bytes));
+  EXPECT_FALSE(KindComesBack(Text("seven"), any_bytes));
+  EXPECT_TRUE(KindComesBack(Blob("7"), any_bytes));
+
+  const ColumnMapping untyped_text = Col(PgKind::kText, Repr::kAnyAsText);
+  EXPECT_TRUE(KindComesBack(Int(7), untyped_text));
+  EXPECT_TRUE(KindComesBack(Real(2.5), untyped_text));
+  EXPECT_TRUE(KindComesBack(Text("seven"), untyped_text));
+  EXPECT_TRUE(KindComesBack(Text("007"), untyped_text));
+  EXPECT_FALSE(KindComesBack(Text("7"), untyped_text));
+  EXPECT_FALSE(KindComesBack(Text("2.5"), untyped_text));
+  EXPECT_TRUE(KindComesBack(Text("7"), Col(PgKind::kText, Repr::kAnyAsText, "", "", Affinity::kText)));
+
+  EXPECT_FALSE(KindComesBack(Int(7), Col(PgKind::kDouble, Repr::kNative)));
+  EXPECT_TRUE(KindComesBack(Int(7), Col(PgKind::kDouble, Repr::kNative, "", "", Affinity::kInteger)));
+  EXPECT_TRUE(KindComesBack(Real(2.5), Col(PgKind::kDouble, Repr::kNative)));
+  EXPECT_FALSE(KindComesBack(Real(5.0), Col(PgKind::kBigint, Repr::kNative)));
+  EXPECT_FALSE(KindComesBack(Real(5.0), Numeric(-1, -1, Affinity::kBlob)));
+  EXPECT_FALSE(KindComesBack(Text("5"), Numeric(-1, -1, Affinity::kBlob)));
+  EXPECT_TRUE(KindComesBack(Real(5.5), Numeric(-1, -1, Affinity::kBlob)));
+  EXPECT_TRUE(KindComesBack(Real(5.0), Numeric(-1, -1, Affinity::kNumeric)));
+
+  const ColumnMapping text_bytes = Col(PgKind::kBytea, Repr::kTextAsBytes, "", "", Affinity::kText);
+  EXPECT_TRUE(KindComesBack(Text("a\xff"), text_bytes));
+  EXPECT_TRUE(KindComesBack(Blob("x"), Col(PgKind::kBytea, Repr::kNative)));
+}
+
+// What the reverse sink uses to give an unchanged value back in the file's
+// storage class.
+TEST(ReverseCodecTest, SameInPostgresAndUntypedNativeNumbers) {
+  const ColumnMapping any_bytes = Col(PgKind::kBytea, Repr::kAnyAsBytes);
+  EXPECT_TRUE(SameInPostgres(Int(7), Blob("7"), any_bytes));
+  EXPECT_TRUE(SameInPostgres(Real(2.5), Blob("2.5"), any_bytes));
+  EXPECT_FALSE(SameInPostgres(Int(7), Blob("8"), any_bytes));
+  const ColumnMapping untyped_double = Col(PgKind::kDouble, Repr::kNative);
+  EXPECT_TRUE(SameInPostgres(Int(7), Real(7.0), untyped_double));
+  EXPECT_FALSE(SameInPostgres(Int(7), Real(7.5), untyped_double));
+  EXPECT_FALSE(KindRecoverable(untyped_double));
+  EXPECT_FALSE(KindRecoverable(Col(PgKind::kBigint, Repr::kNative)));
+  EXPECT_TRUE(KindRecoverable(Col(PgKind::kBigint, Repr::kNative, "", "", Affinity::kInteger)));
+  EXPECT_TRUE(KindRecoverable(Col(PgKind::kBytea, Repr::kNative)));
+}
+
 TEST(ReverseCodecTest, ViewBorrowsBytes) {
   OwnedValue v = Decode("\\x0061", Col(PgKind::kBytea, Repr::kAnyAsBytes));
   const SqlValue view = v.view();

@@ -120,7 +120,8 @@ Status MatchExistingSchema(PgConn& conn, Plan* plan) {
       plan->notes.erase(std::remove_if(plan->notes.begin(), plan->notes.end(),
                                        [&](const Note& n) {
                                          return n.table == tm.source && n.column == cm.source &&
-                                                (n.severity == Severity::kWidened || n.severity == Severity::kBlocking);
+                                                (n.severity == Severity::kWidened || n.severity == Severity::kBlocking ||
+                                                 n.message.find(kKindLossMarker) != std::string::npos);
                                        }),
                         plan->notes.end());
       auto cit = pt.columns.find(cm.target);
@@ -146,6 +147,7 @@ Status MatchExistingSchema(PgConn& conn, Plan* plan) {
       adapted.default_sql.reset();
       adapted.reason = "existing column " + cit->second.type;
       for (auto& n : FitCheck(tm.source, adapted, *ca)) plan->notes.push_back(std::move(n));
+      for (auto& n : KindLossNotes(tm.source, adapted, *ca)) plan->notes.push_back(std::move(n));
       cm = adapted;
     }
     for (const auto& [name, col] : pt.columns) {

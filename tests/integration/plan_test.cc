@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "common/pg.h"
@@ -161,6 +162,83 @@ TEST_F(PlanTest, MixedBlobAndTextBlocksWithExitCode3) {
   PlanRun fixed = Plan(db, target_, {"--mapping", mapping});
   EXPECT_EQ(fixed.exit_code, 0) << fixed.err;
   EXPECT_EQ((*FindColumn(fixed.plan, "t", "v"))["repr"], "any_as_bytes");
+}
+
+// A mapping that keeps only a value's text or bytes, not its kind, is loud:
+// per column and storage class, a rollback risk with the count and example
+// keys, in the plan's JSON and its text.
+TEST_F(PlanTest, MappingThatLosesTheKindIsARollbackRiskPerKind) {
+  std::string db = MakeSqlite(dir_, "kinds.db", R"sql(
+    CREATE TABLE t (k INTEGER PRIMARY KEY, v);
+    INSERT INTO t VALUES (1, 7), (2, 8), (3, 2.5), (4, 'seven'), (5, x'0102');
+  )sql");
+  std::string mapping = dir_ + "/map.json";
+  std::ofstream(mapping) << R"({"tables": {"t": {"columns": {"v": {"type": "bytea"}}}}})";
+  PlanRun r = Plan(db, target_, {"--mapping", mapping});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto warnings = NotesFor(r.plan, "t", "v", "warning");
+  std::map<std::string, json> by_kind;
+  for (const auto& n : warnings) {
+    const std::string m = n["message"];
+    if (m.rfind("rollback risk: ", 0) != 0) continue;
+    for (const char* kind : {"INTEGER", "REAL", "TEXT", "BLOB"}) {
+      if (m.find(std::string(" ") + kind + " values") != std::string::npos) by_kind[kind] = n;
+    }
+  }
+  ASSERT_EQ(by_kind.count("INTEGER"), 1u) << r.plan["notes"].dump();
+  EXPECT_EQ(by_kind["INTEGER"]["count"], 2);
+  EXPECT_EQ(by_kind["INTEGER"]["example_keys"], json::array({"k=1", "k=2"}));
+  ASSERT_EQ(by_kind.count("REAL"), 1u);
+  EXPECT_EQ(by_kind["REAL"]["count"], 1);
+  EXPECT_EQ(by_kind["REAL"]["example_keys"], json::array({"k=3"}));
+  ASSERT_EQ(by_kind.count("TEXT"), 1u);
+  EXPECT_EQ(by_kind["TEXT"]["example_keys"], json::array({"k=4"}));
+  EXPECT_EQ(by_kind.count("BLOB"), 0u) << "blobs keep their kind in bytea";
+
+  RunResult text = RunSlipway({"plan", "--source", db, "--mapping", mapping});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("t.v: rollback risk: 2 INTEGER values land in bytea as the bytes of their text"),
+            std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("e.g. k=1 -> 7; k=2 -> 8"), std::string::npos) << text.out;
+
+  // A column of blobs only: nothing to say.
+  std::string blobs = MakeSqlite(dir_, "blobs.db", R"sql(
+    CREATE TABLE t (k INTEGER PRIMARY KEY, v);
+    INSERT INTO t VALUES (1, x'07'), (2, x'08');
+  )sql");
+  PlanRun clean = Plan(blobs, target_, {"--mapping", mapping});
+  ASSERT_EQ(clean.exit_code, 0) << clean.err;
+  EXPECT_TRUE(NotesFor(clean.plan, "t", "v", "warning").empty()) << clean.plan["notes"].dump();
+}
+
+// Trigger capture cannot see SQLite's incremental blob API: the plan says so
+// for each table with a column holding TEXT or BLOB values, and only there.
+TEST_F(PlanTest, TablesWithTextOrBlobColumnsNoteIncrementalBlobWrites) {
+  std::string db = MakeSqlite(dir_, "blobs.db", R"sql(
+    CREATE TABLE files (id INTEGER PRIMARY KEY, data BLOB);
+    INSERT INTO files VALUES (1, x'0102');
+    CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+    INSERT INTO notes VALUES (1, 'hello');
+    CREATE TABLE counts (id INTEGER PRIMARY KEY, n INTEGER, ratio REAL);
+    INSERT INTO counts VALUES (1, 2, 0.5);
+  )sql");
+  PlanRun r = Plan(db, target_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto blob_note = [&](const std::string& table) {
+    int n = 0;
+    for (const auto& note : NotesFor(r.plan, table, "", "info")) {
+      n += note["message"].get<std::string>().find("incremental blob API") != std::string::npos;
+    }
+    return n;
+  };
+  EXPECT_EQ(blob_note("files"), 1) << r.plan["notes"].dump();
+  EXPECT_EQ(blob_note("notes"), 1);
+  EXPECT_EQ(blob_note("counts"), 0);
+  RunResult text = RunSlipway({"plan", "--source", db});
+  EXPECT_NE(text.out.find("files: trigger capture cannot see writes through SQLite's incremental blob API"),
+            std::string::npos)
+      << text.out;
 }
 
 TEST_F(PlanTest, MappingFileRenamesSkipsAndChecksFit) {

@@ -163,6 +163,43 @@ TEST_F(ReverseApplyTest, ExternalContentFullTextIndexFollowsRowsWrittenBack) {
   EXPECT_EQ(rows, pg->Rows());
 }
 
+// A mapping file made an untyped column bytea though it held numbers and
+// text (the plan and verify report each such value; the cutover ran with
+// --verify none). Rows the app touches in PostgreSQL come back with the
+// file's storage class for values PostgreSQL did not change — INTEGER 7, not
+// BLOB '7' — and a value written in PostgreSQL comes back as the bytes it is.
+TEST_F(ReverseApplyTest, ValuesPostgresDidNotChangeComeBackInTheirKind) {
+  db_ = MakeSqlite(dir_, "app.db", R"sql(
+    PRAGMA journal_mode=WAL;
+    CREATE TABLE t (k INTEGER PRIMARY KEY, v, note TEXT);
+    INSERT INTO t VALUES (1, 7, 'a'), (2, 2.5, 'b'), (3, 'seven', 'c'), (4, x'01', 'd'), (5, 5, 'e');
+  )sql");
+  const std::string mapping = dir_ + "/map.json";
+  std::ofstream(mapping) << R"({"tables": {"t": {"columns": {"v": {"type": "bytea"}}}}})";
+  const std::string plan = dir_ + "/plan.json";
+  ASSERT_EQ(RunSlipway({"plan", "--source", db_, "--mapping", mapping, "--out", plan}).exit_code, 0);
+  RunResult s = RunSlipway({"snapshot", "--source", db_, "--target", target_, "--plan", plan});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  const std::string env = dir_ + "/app.env";
+  std::ofstream(env) << "DATABASE_URL=sqlite://" << db_ << "\n";
+  RunResult c = RunSlipway({"cutover", "--source", db_, "--target", target_, "--flip-file", env, "--flip-key",
+                            "DATABASE_URL", "--verify", "none"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  auto pg = PgConn::Connect(target_);
+  ASSERT_TRUE(pg.ok());
+  app_ = std::move(*pg);
+  AppRuns("UPDATE t SET note = note || '!'");
+  AppRuns("UPDATE t SET v = '\\x39'::bytea WHERE k = 5");
+  RunResult back = StreamBack();
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  auto d = Db::Open(db_, Db::Mode::kReadOnly);
+  ASSERT_TRUE(d.ok());
+  auto got = d->QueryText("SELECT group_concat(k || ':' || typeof(v) || ':' || quote(v) || ':' || note, ' ') FROM "
+                          "(SELECT * FROM t ORDER BY k)");
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  EXPECT_EQ(got->value_or(""), "1:integer:7:a! 2:real:2.5:b! 3:text:'seven':c! 4:blob:X'01':d! 5:blob:X'39':e!");
+}
+
 TEST_F(ReverseApplyTest, PlanNamesFullTextIndexesItCannotKeep) {
   std::string db = MakeSqlite(dir_, "plan.db", kDocs);
   RunResult r = RunSlipway({"plan", "--source", db, "--json"});

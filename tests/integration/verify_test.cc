@@ -7,6 +7,7 @@
 #include <chrono>
 #include <thread>
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "common/pg.h"
@@ -334,6 +335,87 @@ TEST_F(VerifyTest, ValueThePlanCannotEncodeIsADifference) {
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("target 20"), std::string::npos) << r.out;
+}
+
+// A mapping file choosing bytea for an untyped column of integers, reals,
+// text and blobs: every value whose kind bytea cannot keep is different,
+// named by table, key, column and value, whether the snapshot copied it or
+// the stream carried it; blobs are equal.
+TEST_F(VerifyTest, KindTheMappingCannotKeepIsADifference) {
+  std::string db = MakeSqlite(dir_, "kinds.db", R"sql(
+    CREATE TABLE t (k INTEGER PRIMARY KEY, v);
+    INSERT INTO t VALUES (1, 7), (2, 2.5), (3, 'seven'), (4, x'0102');
+  )sql");
+  std::string mapping = dir_ + "/map.json";
+  std::ofstream(mapping) << R"({"tables": {"t": {"columns": {"v": {"type": "bytea"}}}}})";
+  plan_path_ = dir_ + "/plan.json";
+  RunResult p = RunSlipway({"plan", "--source", db, "--mapping", mapping, "--out", plan_path_});
+  ASSERT_EQ(p.exit_code, 0) << p.err << p.out;
+  RunResult snap = RunSlipway({"snapshot", "--source", db, "--target", target_, "--plan", plan_path_, "--set-wal"});
+  ASSERT_EQ(snap.exit_code, 0) << snap.err;
+
+  VerifyRun r = Verify(db);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("k=1  different: v source INTEGER 7 (bytea keeps only its text: its kind is lost), "
+                       "target '\\x37'"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("k=2  different: v source REAL 2.5 (bytea keeps only its text: its kind is lost), "
+                       "target '\\x322e35'"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("k=3  different: v source TEXT 'seven'"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("k=4 "), std::string::npos) << r.out;
+
+  Sqlite(db, "UPDATE t SET v = x'0708' WHERE k IN (1, 2, 3); INSERT INTO t VALUES (5, 9), (6, x'09')");
+  RunResult stream = RunSlipway({"stream", "--source", db, "--target", target_, "--until-caught-up"});
+  ASSERT_EQ(stream.exit_code, 0) << stream.err;
+  VerifyRun after = Verify(db, {"--json"});
+  EXPECT_EQ(after.exit_code, 1) << after.out << after.err;
+  const json* t = FindTable(after.doc, "t");
+  ASSERT_NE(t, nullptr) << after.out;
+  EXPECT_EQ((*t)["mismatched"], 1) << after.out;
+  const json* five = FindKey(*t, "k=5");
+  ASSERT_NE(five, nullptr) << after.out;
+  EXPECT_EQ((*five)["columns"][0]["column"], "v");
+  EXPECT_EQ((*five)["columns"][0]["source"], "INTEGER 9 (bytea keeps only its text: its kind is lost)");
+  EXPECT_EQ((*five)["columns"][0]["target"], "'\\x39'");
+}
+
+// The cutover's verify compares the kind too: it refuses while such values
+// are left, and goes through once SQLite stores them as BLOBs (what bytea
+// keeps), carried by the stream like any change.
+TEST_F(VerifyTest, KindLossStopsTheCutoverUntilTheValuesAreBlobs) {
+  std::string db = MakeSqlite(dir_, "kinds.db", R"sql(
+    CREATE TABLE t (k INTEGER PRIMARY KEY, v);
+    INSERT INTO t VALUES (1, 7), (2, 2.5), (3, x'0102');
+  )sql");
+  std::string mapping = dir_ + "/map.json";
+  std::ofstream(mapping) << R"({"tables": {"t": {"columns": {"v": {"type": "bytea"}}}}})";
+  plan_path_ = dir_ + "/plan.json";
+  ASSERT_EQ(RunSlipway({"plan", "--source", db, "--mapping", mapping, "--out", plan_path_}).exit_code, 0);
+  RunResult snap = RunSlipway({"snapshot", "--source", db, "--target", target_, "--plan", plan_path_, "--set-wal"});
+  ASSERT_EQ(snap.exit_code, 0) << snap.err;
+  std::string env = dir_ + "/app.env";
+  std::ofstream(env) << "DATABASE_URL=sqlite://" << db << "\n";
+  const std::vector<std::string> cutover = {"cutover", "--source", db, "--target", target_,
+                                            "--flip-file", env, "--flip-key", "DATABASE_URL"};
+  RunResult refused = RunSlipway(cutover);
+  EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("differing keys in table t (e.g. k=1)"), std::string::npos) << refused.err;
+  Sqlite(db, "INSERT INTO t VALUES (4, 8)");  // SQLite is still the app's database
+
+  Sqlite(db, "UPDATE t SET v = CAST(v AS BLOB) WHERE typeof(v) <> 'blob'");
+  RunResult stream = RunSlipway({"stream", "--source", db, "--target", target_, "--until-caught-up"});
+  ASSERT_EQ(stream.exit_code, 0) << stream.err;
+  EXPECT_EQ(Verify(db).exit_code, 0);
+  RunResult moved = RunSlipway(cutover);
+  ASSERT_EQ(moved.exit_code, 0) << moved.out << moved.err;
+  auto pg = PgConn::Connect(target_);
+  ASSERT_TRUE(pg.ok());
+  auto r = pg->Exec("SELECT string_agg(k || '=' || v::text, ' ' ORDER BY k) FROM t");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->Str(0, 0), "1=\\x37 2=\\x322e35 3=\\x0102 4=\\x38");
 }
 
 TEST_F(VerifyTest, MissingTargetTableIsAnError) {
