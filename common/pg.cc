@@ -26,6 +26,7 @@ std::string FirstLine(std::string s) {
 }  // namespace
 
 Result<PgConn> PgConn::Connect(const std::string& conninfo) {
+  RETURN_IF_ERROR(CheckUriUserinfo(conninfo));
   // Expand the user's conninfo, then add our defaults where unset.
   const char* keys[] = {"dbname", "application_name", "connect_timeout", nullptr};
   std::string timeout = "10";
