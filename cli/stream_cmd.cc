@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "cutover/cutover.h"
 #include "replicator/stream.h"
+#include "replicator/target_privileges.h"
 
 namespace slipway::cli {
 namespace {
@@ -102,6 +103,12 @@ int RunStream(const std::vector<std::string>& argv) {
     o.finish_interrupted = [source = *source, target = *target](const std::string& move, const std::string& recorded) {
       return FinishInterruptedMove(source, target, move, recorded);
     };
+  }
+  // A role that may not apply is the operator's to fix before the stream
+  // starts; an unreachable target is the stream's to wait for.
+  if (auto pg = PgConn::Connect(*target); pg.ok()) {
+    Status s = replicator::CheckReplicationRole(*pg);
+    if (!s.ok()) return Fail(s);
   }
   replicator::Stream stream(o);
   (*lp)->source = Db();  // the stream opens its own connection

@@ -69,6 +69,7 @@ Status PgConn::ResultStatus(PGresult* r, std::string_view what) {
     return Status(Code::kRetryable, full);
   }
   if (state.rfind("23", 0) == 0) return Status(Code::kConflict, full);
+  if (state == "42501") return Status(Code::kPermissionDenied, full);
   return Status(Code::kInternal, full);
 }
 

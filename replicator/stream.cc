@@ -140,7 +140,7 @@ struct Stream::Impl {
         fig.connected = true;
         return Status::Ok();
       }
-      if (s.code() != Code::kRetryable && s.code() != Code::kUnreachable) return s;
+      if (!IsRetryable(s.code()) && s.code() != Code::kUnreachable) return s;
       fig.connected = false;
       ++fig.retries;
       SetError(s.message());
@@ -252,7 +252,7 @@ struct Stream::Impl {
         Status s = r.status();
         ++fig.errors;
         SetError(s.message());
-        if (s.code() == Code::kRetryable || s.code() == Code::kUnreachable) {
+        if (IsRetryable(s.code()) || s.code() == Code::kUnreachable) {
           log->warn("apply back failed ({}); reconnecting", s.message());
           RETURN_IF_ERROR(ConnectTarget());
           if (stop || !reverse) break;
@@ -324,7 +324,7 @@ struct Stream::Impl {
       if (!st.ok()) return st.status();
       st->Bind(1, applied).Bind(2, o.prune_batch);
       Status s = st->Run();
-      if (!s.ok()) return s.code() == Code::kRetryable ? Status::Ok() : s;  // the app holds the lock: later
+      if (!s.ok()) return IsRetryable(s.code()) ? Status::Ok() : s;  // the app holds the lock: later
       if (db.Changes() < o.prune_batch) {
         pruned_to = applied;
         break;
@@ -619,7 +619,7 @@ struct Stream::Impl {
       auto r = Round();
       if (!r.ok() && r.status().code() == Code::kSchemaChanged && schema_watch->pending()) {
         Status s = CarryOver();
-        if (s.code() == Code::kRetryable) {
+        if (IsRetryable(s.code())) {
           log->warn("schema change not carried over yet ({}); retrying", s.message());
           watch.Wait(200);
           continue;
@@ -631,7 +631,7 @@ struct Stream::Impl {
         Status s = r.status();
         ++fig.errors;
         SetError(s.message());
-        if (s.code() == Code::kRetryable || s.code() == Code::kUnreachable) {
+        if (IsRetryable(s.code()) || s.code() == Code::kUnreachable) {
           log->warn("apply failed ({}); reconnecting", s.message());
           RETURN_IF_ERROR(ConnectTarget());
           if (stop) break;

@@ -29,6 +29,19 @@ TEST(ExitCodes, DistinctPerFailureKind) {
   EXPECT_EQ(ExitCodeFor(Code::kOk), 0);
 }
 
+// Each cause the operator must tell apart has its own code.
+TEST(ExitCodes, PermissionLockAndCaptureHaveTheirOwn) {
+  EXPECT_EQ(ExitCodeFor(Code::kPermissionDenied), 12);
+  EXPECT_EQ(ExitCodeFor(Code::kSourceBusy), 13);
+  EXPECT_EQ(ExitCodeFor(Code::kNoCapture), 14);
+  EXPECT_NE(ExitCodeFor(Code::kSourceBusy), ExitCodeFor(Code::kUnreachable));
+  EXPECT_NE(ExitCodeFor(Code::kNoCapture), ExitCodeFor(Code::kNotFound));
+  EXPECT_NE(ExitCodeFor(Code::kPermissionDenied), ExitCodeFor(Code::kInternal));
+  EXPECT_TRUE(IsRetryable(Code::kSourceBusy));
+  EXPECT_TRUE(IsRetryable(Code::kRetryable));
+  EXPECT_FALSE(IsRetryable(Code::kPermissionDenied));
+}
+
 TEST(Redact, UriPassword) {
   EXPECT_EQ(RedactConninfo("postgresql://bob:s3cret@db.example/app"), "postgresql://bob:***@db.example/app");
   EXPECT_EQ(RedactConninfo("postgresql://h/app?user=bob&password=s3cret&sslmode=require"),
