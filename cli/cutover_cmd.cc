@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/http_server.h"
 #include "cli/plan_report.h"
+#include "cli/target_option.h"
 #include "common/redact.h"
 #include "cutover/config_flip.h"
 #include "cutover/cutover.h"
@@ -20,7 +21,8 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
   const char* name = forward ? "cutover" : "rollback";
   std::vector<OptionSpec> specs = {
       {"source", true, "the SQLite database file", "FILE"},
-      {"target", true, "PostgreSQL connection URI", "URI"},
+      {"target", true, "PostgreSQL connection URI (or --target-file, or SLIPWAY_TARGET)", "URI"},
+      TargetFileSpec(),
       {"flip-file", true, "the app's config file (.env KEY=value, or JSON)", "PATH"},
       {"flip-key", true, "the key holding the database URL (JSON: dotted path allowed)", "KEY"},
       {"create-flip-file", false, "create --flip-file if it does not exist (otherwise a missing file is an error)"},
@@ -54,6 +56,7 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
     PrintHelp(name, usage.c_str(), specs);
     return 0;
   }
+  if (Status t = ResolveTarget(*args, TargetEnv::kUse); !t.ok()) return Fail(t);
   auto target = args->Require("target");
   if (!target.ok()) return Fail(target.status());
   if (args->Has("release")) {

@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/plan_report.h"
 #include "cli/plan_support.h"
+#include "cli/target_option.h"
 #include "common/exit_codes.h"
 #include "replicator/pg_state.h"
 #include "replicator/snapshot.h"
@@ -33,6 +34,7 @@ int RunSnapshot(const std::vector<std::string>& argv) {
     PrintHelp("snapshot", "slipway snapshot --source FILE --target URI [--jobs N]", specs);
     return 0;
   }
+  if (Status t = ResolveTarget(*args, TargetEnv::kUse); !t.ok()) return Fail(t);
   auto jobs = args->GetInt("jobs", static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))));
   auto chunk = args->GetInt("chunk-rows", 100000);
   if (!jobs.ok()) return Fail(jobs.status());

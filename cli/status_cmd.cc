@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/plan_report.h"
+#include "cli/target_option.h"
 #include "common/exit_codes.h"
 #include "common/pg.h"
 #include "common/redact.h"
@@ -21,7 +22,8 @@ namespace slipway::cli {
 int RunStatus(const std::vector<std::string>& argv) {
   std::vector<OptionSpec> specs = {
       {"source", true, "the SQLite database file", "FILE"},
-      {"target", true, "PostgreSQL connection URI", "URI"},
+      {"target", true, "PostgreSQL connection URI (or --target-file, or SLIPWAY_TARGET)", "URI"},
+      TargetFileSpec(),
       {"json", false, "print one JSON document"},
       {"help", false, "show this help"},
   };
@@ -31,6 +33,7 @@ int RunStatus(const std::vector<std::string>& argv) {
     PrintHelp("status", "slipway status --source FILE --target URI [--json]", specs);
     return 0;
   }
+  if (Status t = ResolveTarget(*args, TargetEnv::kUse); !t.ok()) return Fail(t);
   auto source = args->Require("source");
   auto target = args->Require("target");
   if (!source.ok()) return Fail(source.status());

@@ -12,6 +12,7 @@
 #include "cli/plan_report.h"
 #include "cli/plan_support.h"
 #include "cli/stream_http.h"
+#include "cli/target_option.h"
 #include "common/log.h"
 #include "cutover/cutover.h"
 #include "replicator/stream.h"
@@ -59,7 +60,8 @@ Status FinishInterruptedMove(const std::string& source, const std::string& targe
 int RunStream(const std::vector<std::string>& argv) {
   std::vector<OptionSpec> specs = {
       {"source", true, "the SQLite database file", "FILE"},
-      {"target", true, "PostgreSQL connection URI", "URI"},
+      {"target", true, "PostgreSQL connection URI (or --target-file, or SLIPWAY_TARGET)", "URI"},
+      TargetFileSpec(),
       {"until-caught-up", false, "exit once every change is applied"},
       {"pause-file", true, "apply nothing while this file exists", "PATH"},
       {"max-cpu", true, "share of one core the apply loop may use (default 100)", "PERCENT"},
@@ -79,6 +81,7 @@ int RunStream(const std::vector<std::string>& argv) {
     PrintHelp("stream", "slipway stream --source FILE --target URI [--until-caught-up]", specs);
     return 0;
   }
+  if (Status t = ResolveTarget(*args, TargetEnv::kUse); !t.ok()) return Fail(t);
   auto source = args->Require("source");
   auto target = args->Require("target");
   if (!source.ok()) return Fail(source.status());
