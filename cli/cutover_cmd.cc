@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/http_access.h"
 #include "cli/http_server.h"
 #include "cli/plan_report.h"
 #include "cli/target_option.h"
@@ -44,6 +45,8 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
       {"resume", false, "finish a move interrupted after its fence"},
       {"abort", false, "undo a move interrupted after its fence: the app's database live again, the config restored"},
       {"http", true, "serve GET /target, /status and POST /release on ADDR:PORT", "ADDR:PORT"},
+      HttpAccessSpecs()[0],
+      HttpAccessSpecs()[1],
       {"json", false, "print the report as JSON"},
       {"help", false, "show this help"},
   };
@@ -113,21 +116,26 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
   o.resume = args->Has("resume");
   o.abort = args->Has("abort");
 
+  std::unique_ptr<HttpToken> token;
   std::unique_ptr<HttpServer> http;
   if (auto addr = args->Get("http")) {
+    auto t = HttpToken::FromArgs(*args, o.source_path + ".slipway-" + name + "-http-token");
+    if (!t.ok()) return Fail(t.status());
+    token = std::move(*t);
     HttpHandlers h;
     std::string flip_file = o.flip_file, flip_key = o.flip_key;
     std::string sqlite_url = "sqlite:///" + o.source_path;
     h.target = [flip_file, flip_key, sqlite_url] {
+      // A password in the app's URL is the app's to read from its config, not the endpoint's to show.
       auto v = cutover::ReadConfigValue(flip_file, flip_key);
-      return v.ok() ? *v : sqlite_url;
+      return v.ok() ? RedactConninfo(*v) : sqlite_url;
     };
     h.release = [] {
       cutover::ReleaseFlag() = true;
       return true;
     };
     h.status_json = [name] { return std::string("{\"command\":\"") + name + "\"}"; };
-    auto server = HttpServer::Start(*addr, std::move(h));
+    auto server = HttpServer::Start(*addr, std::move(h), token->access());
     if (!server.ok()) return Fail(server.status());
     http = std::move(*server);
   }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/http_access.h"
 #include "cli/plan_report.h"
 #include "cli/plan_support.h"
 #include "cli/stream_http.h"
@@ -70,6 +71,8 @@ int RunStream(const std::vector<std::string>& argv) {
        "the app's commits need not (default 256, below SQLite's 1000; 0: leave checkpoints to the app)",
        "N"},
       {"http", true, "serve /status, /metrics, POST /pause, /resume on ADDR:PORT (loopback)", "ADDR:PORT"},
+      HttpAccessSpecs()[0],
+      HttpAccessSpecs()[1],
       {"no-auto-resume", false,
        "leave a cutover or rollback that died after its fence to an operator (default: finish it at once, "
        "as `--resume` would: the app cannot write until it is finished)"},
@@ -116,9 +119,13 @@ int RunStream(const std::vector<std::string>& argv) {
   replicator::Stream stream(o);
   (*lp)->source = Db();  // the stream opens its own connection
 
+  std::unique_ptr<HttpToken> token;
   std::unique_ptr<StreamHttp> http;
   if (auto addr = args->Get("http")) {
-    auto h = StreamHttp::Start(*addr, &stream);
+    auto t = HttpToken::FromArgs(*args, *source + ".slipway-stream-http-token");
+    if (!t.ok()) return Fail(t.status());
+    token = std::move(*t);
+    auto h = StreamHttp::Start(*addr, &stream, token->access());
     if (!h.ok()) return Fail(h.status());
     http = std::move(*h);
   }
