@@ -21,6 +21,8 @@ std::string StreamStatusJson(replicator::StreamFigures& f) {
   j["phase"] = f.phase;
   j["direction"] = f.direction;
   j["last_error"] = f.last_error;
+  j["last_error_at"] = f.last_error_at;
+  j["recovered_error"] = f.recovered_error;
   return j.dump();
 }
 

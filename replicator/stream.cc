@@ -7,6 +7,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
+#include <ctime>
 #include <mutex>
 #include <random>
 #include <set>
@@ -100,6 +101,7 @@ struct Stream::Impl {
   std::condition_variable ckpt_cv;
   bool ckpt_kick = false;  // guarded by ckpt_mu
   std::atomic<bool> ckpt_stop{false};
+  std::atomic<bool> error_outstanding{false};  // fig.last_error is set
   schema::Plan plan_snapshot;  // the plan as attached, for the validation thread
 
   Impl(StreamOptions opts, StreamFigures& f) : o(std::move(opts)), fig(f), watch(o.source_path) {}
@@ -120,6 +122,26 @@ struct Stream::Impl {
   void SetError(const std::string& e) {
     std::lock_guard<std::mutex> lock(fig.mu);
     fig.last_error = e;
+    fig.last_error_at = UtcNow();
+    error_outstanding = true;
+  }
+
+  // After a reconnect or a round that succeeded: the error is history.
+  void ClearError() {
+    if (!error_outstanding) return;
+    std::lock_guard<std::mutex> lock(fig.mu);
+    fig.recovered_error = std::move(fig.last_error);
+    fig.last_error.clear();
+    error_outstanding = false;
+  }
+
+  static std::string UtcNow() {
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
   }
 
   // Connects (or reconnects) to the target, takes the applier lock, and
@@ -138,6 +160,7 @@ struct Stream::Impl {
         if (retry > 0) log->info("target reachable again after {} attempts; resuming at seq={}", retry, applied);
         retry = 0;
         fig.connected = true;
+        ClearError();
         return Status::Ok();
       }
       if (!IsRetryable(s.code()) && s.code() != Code::kUnreachable) return s;
@@ -408,6 +431,7 @@ struct Stream::Impl {
 
   // The figures of one applied round.
   void RecordRound(const RoundStats& rs) {
+    ClearError();
     fig.rounds++;
     fig.changes_applied += rs.changes;
     fig.rows_written += rs.upserts;
