@@ -24,6 +24,7 @@
 // thread while VerifyTable runs) and a SQLite connection of its own (from a
 // worker thread).
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,9 @@ struct VerifyOptions {
   size_t buckets = 0;                  // 0: sized from the table's row count
   size_t detail_rows = 10000;          // rows kept whole while narrowing, per side
   size_t narrow_rows = 4000000;        // rows kept as hashes while narrowing, per side
+  // Called between the first read and the second (only when the first found
+  // differing buckets). Tests make writes land there.
+  std::function<void()> between_reads;
 };
 
 struct ColumnDiff {
@@ -57,14 +61,29 @@ struct KeyDiff {
   std::string row;      // kMissing / kExtra: the row that exists, briefly
 };
 
+// What the first read saw, when a second one was needed to name the keys.
+// The app may write between the two, so these counts can differ from the
+// report's, which belong to the read the verdict comes from.
+struct FirstRead {
+  int64_t source_rows = 0;
+  int64_t target_rows = 0;
+  size_t differing_buckets = 0;
+};
+
+// Counts and buckets are from the same read as the keys and the verdict: the
+// second read when differing buckets were narrowed down, else the only one.
 struct TableReport {
   std::string table;    // SQLite name
   std::string target;   // schema.table in PostgreSQL
   int64_t source_rows = 0;
   int64_t target_rows = 0;
   size_t buckets = 0;
-  size_t differing_buckets = 0;
+  size_t differing_buckets = 0;   // differing in the verdict's read (pending keys included)
   size_t unexamined_buckets = 0;  // differing, but past the narrowing budget
+  // Differing in the second read only: written between the reads, so not
+  // narrowed down (a later verify, or the cutover's, examines them).
+  size_t buckets_changed_between_reads = 0;
+  std::optional<FirstRead> first_read;  // set when there were two reads
   int64_t mismatched = 0;         // differing keys that are not pending
   int64_t pending = 0;            // differing keys changed after the target's position
   std::optional<int64_t> position;  // the target's applied position, when known
