@@ -127,7 +127,17 @@ int RunStatus(const std::vector<std::string>& argv) {
       j["lag_ms"] = lag_ms;
     }
   }
-  const int code = j.contains("interrupted") ? ExitCodeFor(Code::kConflict) : 0;
+  // A migration whose file has no capture cannot stream: the operator is
+  // looking at the wrong file, or its capture was removed.
+  std::string problem;
+  int code = 0;
+  if (j.contains("interrupted")) {
+    problem = j["interrupted"]["message"].get<std::string>();
+    code = ExitCodeFor(Code::kConflict);
+  } else if (*m && !capture.ok()) {
+    problem = capture.status().message();
+    code = ExitCodeFor(capture.status().code());
+  }
   if (args->Has("json")) {
     std::printf("%s\n", j.dump(2).c_str());
     return code;
@@ -170,7 +180,7 @@ int RunStatus(const std::vector<std::string>& argv) {
                   t["state"].get<std::string>().c_str(), static_cast<long long>(t["rows_copied"].get<int64_t>()));
     }
   }
-  if (code != 0) std::fprintf(stderr, "slipway: %s\n", j["interrupted"]["message"].get<std::string>().c_str());
+  if (code != 0) std::fprintf(stderr, "slipway: %s\n", problem.c_str());
   return code;
 }
 

@@ -3,16 +3,12 @@
 #include <cstdlib>
 
 #include "common/durable_file.h"
+#include "common/redact.h"
 
 namespace slipway::cli {
+namespace {
 
-OptionSpec TargetFileSpec() {
-  return {"target-file", true,
-          "read the PostgreSQL connection URI from the first line of this file (keeps a password out of argv)",
-          "PATH"};
-}
-
-Status ResolveTarget(Args& args, TargetEnv env) {
+Status FromOptionsOrEnvironment(Args& args, TargetEnv env) {
   if (auto path = args.Get("target-file")) {
     if (args.Has("target")) return InvalidArgument("give --target or --target-file, not both");
     auto content = ReadFile(*path);
@@ -34,6 +30,21 @@ Status ResolveTarget(Args& args, TargetEnv env) {
   }
   return InvalidArgument("missing required option --target (or --target-file PATH, or SLIPWAY_TARGET in the "
                          "environment)");
+}
+
+}  // namespace
+
+OptionSpec TargetFileSpec() {
+  return {"target-file", true,
+          "read the PostgreSQL connection URI from the first line of this file (keeps a password out of argv)",
+          "PATH"};
+}
+
+Status ResolveTarget(Args& args, TargetEnv env) {
+  RETURN_IF_ERROR(FromOptionsOrEnvironment(args, env));
+  // A malformed URI is refused before anything else is looked at.
+  if (auto target = args.Get("target")) return CheckUriUserinfo(*target);
+  return Status::Ok();
 }
 
 }  // namespace slipway::cli
