@@ -42,6 +42,23 @@ TEST(ExitCodes, PermissionLockAndCaptureHaveTheirOwn) {
   EXPECT_FALSE(IsRetryable(Code::kPermissionDenied));
 }
 
+// The README's table lists every exit code the program can return.
+TEST(ExitCodes, ReadmeListsEveryCode) {
+  std::ifstream in(std::string(SLIPWAY_SOURCE_DIR) + "/README.md");
+  ASSERT_TRUE(in) << "README.md not found";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string readme = ss.str();
+  for (Code c : {Code::kOk, Code::kInvalidArgument, Code::kNotFound, Code::kNotSqlite, Code::kCorrupt,
+                 Code::kUnreachable, Code::kAuthFailed, Code::kBlocked, Code::kConflict, Code::kSchemaChanged,
+                 Code::kMismatch, Code::kWrongSource, Code::kRetryable, Code::kPermissionDenied, Code::kSourceBusy,
+                 Code::kNoCapture, Code::kIo, Code::kInternal}) {
+    const std::string row = "\n| " + std::to_string(ExitCodeFor(c)) + " |";
+    EXPECT_NE(readme.find(row), std::string::npos) << "exit code " << ExitCodeFor(c) << " (" << CodeName(c)
+                                                   << ") is not in the README's table";
+  }
+}
+
 TEST(Redact, UriPassword) {
   EXPECT_EQ(RedactConninfo("postgresql://bob:s3cret@db.example/app"), "postgresql://bob:***@db.example/app");
   EXPECT_EQ(RedactConninfo("postgresql://h/app?user=bob&password=s3cret&sslmode=require"),
