@@ -181,8 +181,10 @@ void ScrubArgv(int argc, char** argv) {
   }
   if (!changed) return;
   // The kernel lays the arguments out back to back; moving the later ones
-  // up keeps a shorter masked argument from leaving a run of padding that
-  // `ps` would show, and which would give the password's length away.
+  // up keeps a shorter masked argument from leaving padding between
+  // arguments, where `ps` would show the password's length. The area's total
+  // size is the kernel's: /proc/PID/cmdline still ends in as many NULs as
+  // the masks saved, which no rewrite of argv can hide.
   bool contiguous = true;
   size_t area = 0;
   for (int i = 1; i < argc; ++i) {
