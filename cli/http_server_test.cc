@@ -417,7 +417,7 @@ TEST(HttpServer, ForeignHostOrOriginIsForbidden) {
   const uint16_t port = server->port();
   const std::string auth = "Authorization: Bearer " + std::string(kToken) + "\r\n";
   const std::string p = std::to_string(port);
-  // The request from the issue: a page elsewhere posting text/plain.
+  // A page elsewhere posting text/plain (no CORS preflight for that).
   Reply cross = Raw(port, "POST /pause HTTP/1.1\r\nHost: 127.0.0.1:" + p +
                               "\r\nOrigin: http://elsewhere.example\r\nContent-Type: text/plain\r\n"
                               "Content-Length: 1\r\n\r\nx");

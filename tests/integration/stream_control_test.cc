@@ -80,7 +80,7 @@ TEST_F(StreamControlTest, ControlNeedsTheTokenFromAPrivateFile) {
   std::getline(std::ifstream(token_file), token);
   ASSERT_GE(token.size(), 32u);
 
-  // What the issue showed answering "paused": a page posting from elsewhere.
+  // A page elsewhere posting text/plain, which needs no CORS preflight.
   std::string cross = Http(port, "POST /pause HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
                                      "\r\nOrigin: http://elsewhere.example\r\nContent-Type: text/plain\r\n"
                                      "Content-Length: 1\r\n\r\nx");
