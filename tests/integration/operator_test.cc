@@ -120,6 +120,23 @@ TEST_F(OperatorTest, SourceLockedByAnotherWriterHasItsOwnCode) {
   EXPECT_EQ(RunSlipway({"plan", "--source", db}).exit_code, 0);
 }
 
+// A cutover while another connection's exclusive transaction holds the
+// SQLite write lock (its first write to the file, or every freeze attempt,
+// waits in vain).
+TEST_F(OperatorTest, CutoverBlockedByAnExclusiveTransactionHasTheLockedCode) {
+  const std::string db = MakeSqlite(dir_, "app.db", kSmall);
+  ASSERT_EQ(RunSlipway({"snapshot", "--source", db, "--target", target_}).exit_code, 0);
+  ASSERT_EQ(RunSlipway({"stream", "--source", db, "--target", target_, "--until-caught-up"}).exit_code, 0);
+  auto holder = Db::Open(db, Db::Mode::kReadWrite);
+  ASSERT_TRUE(holder.ok());
+  ASSERT_TRUE(holder->Exec("BEGIN EXCLUSIVE; INSERT INTO items VALUES (4, 'd')").ok());
+  RunResult r = RunSlipway(
+      {"cutover", "--source", db, "--target", target_, "--dry-run", "--max-freeze", "200ms", "--attempts", "2"});
+  EXPECT_EQ(r.exit_code, 13) << r.out << r.err;
+  EXPECT_NE(r.err.find("locked"), std::string::npos) << r.err;
+  ASSERT_TRUE(holder->Exec("ROLLBACK").ok());
+}
+
 TEST_F(OperatorTest, StreamAndStatusWithoutCaptureHaveTheirOwnCode) {
   const std::string db = MakeSqlite(dir_, "app.db", kSmall);
   RunResult r = RunSlipway({"stream", "--source", db, "--target", target_, "--until-caught-up"});
