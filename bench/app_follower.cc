@@ -238,7 +238,7 @@ class SqliteBackend : public Backend {
   static Fail Classify(const Status& s) {
     if (ContainsCI(s.message(), kFenceMarker)) return Fail::kFence;
     if (g_stop) return Fail::kCancelled;
-    if (s.code() == Code::kRetryable) return Fail::kBusy;
+    if (IsRetryable(s.code())) return Fail::kBusy;
     if (s.code() == Code::kNotFound) return Fail::kConnection;
     return Fail::kOther;
   }
@@ -576,7 +576,7 @@ class Follower {
         if (Status s = Connect(); !s.ok()) {
           ++failures;
           const Fail f = s.code() == Code::kUnreachable || s.code() == Code::kNotFound ||
-                                 s.code() == Code::kRetryable
+                                 IsRetryable(s.code())
                              ? Fail::kConnection
                              : Fail::kOther;
           RETURN_IF_ERROR(OnFailure(f, s, seq, failures, other_since));
@@ -589,7 +589,7 @@ class Follower {
         if (!found.ok()) {
           ++failures;
           const Fail f =
-              found.status().code() == Code::kRetryable ? Fail::kConnection : Fail::kOther;
+              IsRetryable(found.status().code()) ? Fail::kConnection : Fail::kOther;
           RETURN_IF_ERROR(OnFailure(f, found.status(), seq, failures, other_since));
           continue;
         }

@@ -280,7 +280,7 @@ Status Run(const Options& opt, Totals& totals, double& elapsed) {
       Status s = writer->RunTransaction(changes);
       if (s.ok()) {
         done = true;
-      } else if (s.code() == Code::kRetryable) {
+      } else if (IsRetryable(s.code())) {
         ++totals.retries;
         std::this_thread::sleep_for(std::chrono::microseconds(jitter.Range(500, 2000 * attempt)));
       } else {

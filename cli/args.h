@@ -33,6 +33,9 @@ class Args {
   Result<int> GetInt(const std::string& name, int fallback) const;
   // Durations like "1s", "200ms", "2m", "1.5s" -> milliseconds.
   Result<int64_t> GetDurationMs(const std::string& name, int64_t fallback_ms) const;
+  // Replaces every value of an option (used for values taken from elsewhere,
+  // e.g. --target read from --target-file).
+  void Set(const std::string& name, std::string value) { values_[name] = {std::move(value)}; }
 
  private:
   std::map<std::string, std::vector<std::string>> values_;

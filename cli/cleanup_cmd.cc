@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/plan_report.h"
+#include "cli/target_option.h"
 #include "common/pg.h"
 #include "common/sqlite.h"
 #include "cutover/fences.h"
@@ -20,6 +21,7 @@ int RunCleanup(const std::vector<std::string>& argv) {
   std::vector<OptionSpec> specs = {
       {"source", true, "the SQLite database file", "FILE"},
       {"target", true, "also remove slipway's state schema from this PostgreSQL", "URI"},
+      TargetFileSpec(),
       {"drop-tables", false, "with --target: also drop the tables slipway created there"},
       {"remove-fence", false,
        "also remove the fence a cutover put on the SQLite file: the file accepts writes again, next to PostgreSQL"},
@@ -31,6 +33,7 @@ int RunCleanup(const std::vector<std::string>& argv) {
     PrintHelp("cleanup", "slipway cleanup [--source FILE [--remove-fence]] [--target URI [--drop-tables]]", specs);
     return 0;
   }
+  if (Status t = ResolveTarget(*args, TargetEnv::kIgnore); !t.ok()) return Fail(t);
   if (!args->Has("source") && !args->Has("target")) return Fail(InvalidArgument("give --source and/or --target"));
   if (args->Has("drop-tables") && !args->Has("target")) return Fail(InvalidArgument("--drop-tables needs --target"));
   if (args->Has("remove-fence") && !args->Has("source")) return Fail(InvalidArgument("--remove-fence needs --source"));

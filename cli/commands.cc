@@ -50,7 +50,8 @@ void PrintUsage(FILE* out) {
 
 int Main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  // Passwords given on the command line are hidden from `ps` from here on.
+  // Passwords given on the command line are masked in our own arguments from
+  // here on; until then other users can read them (README, Secrets).
   ScrubArgv(argc, argv);
   const char* level = std::getenv("SLIPWAY_LOG");
   SetupLogging(level != nullptr ? level : "info", false);

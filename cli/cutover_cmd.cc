@@ -5,9 +5,11 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/http_access.h"
 #include "cli/http_server.h"
 #include "cli/plan_report.h"
 #include "common/exit_codes.h"
+#include "cli/target_option.h"
 #include "common/redact.h"
 #include "cutover/config_flip.h"
 #include "cutover/cutover.h"
@@ -21,7 +23,8 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
   const char* name = forward ? "cutover" : "rollback";
   std::vector<OptionSpec> specs = {
       {"source", true, "the SQLite database file", "FILE"},
-      {"target", true, "PostgreSQL connection URI", "URI"},
+      {"target", true, "PostgreSQL connection URI (or --target-file, or SLIPWAY_TARGET)", "URI"},
+      TargetFileSpec(),
       {"flip-file", true, "the app's config file (.env KEY=value, or JSON)", "PATH"},
       {"flip-key", true, "the key holding the database URL (JSON: dotted path allowed)", "KEY"},
       {"create-flip-file", false, "create --flip-file if it does not exist (otherwise a missing file is an error)"},
@@ -43,6 +46,8 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
       {"resume", false, "finish a move interrupted after its fence"},
       {"abort", false, "undo a move interrupted after its fence: the app's database live again, the config restored"},
       {"http", true, "serve GET /target, /status and POST /release on ADDR:PORT", "ADDR:PORT"},
+      HttpAccessSpecs()[0],
+      HttpAccessSpecs()[1],
       {"json", false, "print the report as JSON"},
       {"help", false, "show this help"},
   };
@@ -55,6 +60,7 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
     PrintHelp(name, usage.c_str(), specs);
     return 0;
   }
+  if (Status t = ResolveTarget(*args, TargetEnv::kUse); !t.ok()) return Fail(t);
   auto target = args->Require("target");
   if (!target.ok()) return Fail(target.status());
   if (args->Has("release")) {
@@ -111,21 +117,26 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
   o.resume = args->Has("resume");
   o.abort = args->Has("abort");
 
+  std::unique_ptr<HttpToken> token;
   std::unique_ptr<HttpServer> http;
   if (auto addr = args->Get("http")) {
+    auto t = HttpToken::FromArgs(*args, o.source_path + ".slipway-" + name + "-http-token");
+    if (!t.ok()) return Fail(t.status());
+    token = std::move(*t);
     HttpHandlers h;
     std::string flip_file = o.flip_file, flip_key = o.flip_key;
     std::string sqlite_url = "sqlite:///" + o.source_path;
     h.target = [flip_file, flip_key, sqlite_url] {
+      // A password in the app's URL is the app's to read from its config, not the endpoint's to show.
       auto v = cutover::ReadConfigValue(flip_file, flip_key);
-      return v.ok() ? *v : sqlite_url;
+      return v.ok() ? RedactConninfo(*v) : sqlite_url;
     };
     h.release = [] {
       cutover::ReleaseFlag() = true;
       return true;
     };
     h.status_json = [name] { return std::string("{\"command\":\"") + name + "\"}"; };
-    auto server = HttpServer::Start(*addr, std::move(h));
+    auto server = HttpServer::Start(*addr, std::move(h), token->access());
     if (!server.ok()) return Fail(server.status());
     http = std::move(*server);
   }

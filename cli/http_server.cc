@@ -4,8 +4,10 @@
 
 #include <array>
 #include <asio.hpp>
+#include <cctype>
 #include <charconv>
 #include <exception>
+#include <optional>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -138,6 +140,7 @@ struct Response {
   std::string_view content_type = kText;
   std::string body;
   std::string_view allow;  // for 405
+  bool ask_for_token = false;  // 401: adds WWW-Authenticate
 };
 
 const char* Reason(int code) {
@@ -146,6 +149,10 @@ const char* Reason(int code) {
       return "OK";
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
@@ -207,10 +214,109 @@ Response Dispatch(const HttpHandlers& h, Route route) {
   return Error(500, "internal error");
 }
 
-Response Serve(const HttpHandlers& h, std::string_view method, std::string_view path) {
+// ---- Access ----------------------------------------------------------------
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The request's headers that access depends on (absent: nullopt).
+struct AccessHeaders {
+  std::optional<std::string_view> host;
+  std::optional<std::string_view> origin;
+  std::optional<std::string_view> authorization;
+};
+
+// `head` is the request line and headers, each ending in CRLF.
+AccessHeaders ReadAccessHeaders(std::string_view head) {
+  AccessHeaders out;
+  size_t pos = head.find("\r\n");
+  while (pos != std::string_view::npos) {
+    size_t start = pos + 2;
+    size_t end = head.find("\r\n", start);
+    if (end == std::string_view::npos || end == start) break;
+    std::string_view line = head.substr(start, end - start);
+    size_t colon = line.find(':');
+    if (colon != std::string_view::npos) {
+      std::string_view name = line.substr(0, colon);
+      std::string_view value = Trim(line.substr(colon + 1));
+      if (EqualsIgnoreCase(name, "host")) out.host = value;
+      if (EqualsIgnoreCase(name, "origin")) out.origin = value;
+      if (EqualsIgnoreCase(name, "authorization")) out.authorization = value;
+    }
+    pos = end;
+  }
+  return out;
+}
+
+// A Host naming this server on loopback: 127.0.0.1, localhost or [::1], with
+// the port (or without it when the port is 80, as browsers send it).
+bool IsLoopbackHost(std::string_view host, uint16_t port) {
+  for (std::string_view name : {"127.0.0.1", "localhost", "[::1]"}) {
+    std::string with_port = std::string(name) + ":" + std::to_string(port);
+    if (EqualsIgnoreCase(host, with_port)) return true;
+    if (port == 80 && EqualsIgnoreCase(host, name)) return true;
+  }
+  return false;
+}
+
+bool TokenMatches(std::string_view given, std::string_view expected) {
+  if (expected.empty() || given.size() != expected.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < given.size(); ++i) diff |= static_cast<unsigned char>(given[i] ^ expected[i]);
+  return diff == 0;
+}
+
+// Host and Origin: refused (403) unless they name this server. Without
+// allow_remote the Host must be a loopback name; an Origin must be http://
+// and the request's own Host.
+std::optional<Response> CheckOrigin(const HttpAccess& access, uint16_t port, const AccessHeaders& h) {
+  if (h.host && !access.allow_remote && !IsLoopbackHost(*h.host, port)) {
+    return Error(403, "forbidden: foreign Host header");
+  }
+  if (h.origin) {
+    std::string_view host = h.host.value_or("");
+    bool same = !host.empty() && EqualsIgnoreCase(*h.origin, "http://" + std::string(host)) &&
+                (access.allow_remote || IsLoopbackHost(host, port));
+    if (!same) return Error(403, "forbidden: cross-origin request");
+  }
+  return std::nullopt;
+}
+
+std::optional<Response> CheckToken(const HttpAccess& access, const AccessHeaders& h) {
+  if (access.token.empty()) return Error(403, "forbidden: control requests are disabled (no token)");
+  constexpr std::string_view kBearer = "Bearer ";
+  std::string_view auth = h.authorization.value_or("");
+  if (auth.size() > kBearer.size() && EqualsIgnoreCase(auth.substr(0, kBearer.size()), kBearer) &&
+      TokenMatches(Trim(auth.substr(kBearer.size())), access.token)) {
+    return std::nullopt;
+  }
+  Response r = Error(401, "unauthorized: send the token as Authorization: Bearer TOKEN");
+  r.ask_for_token = true;
+  return r;
+}
+
+Response Serve(const HttpHandlers& h, const HttpAccess& access, uint16_t port, std::string_view method,
+               std::string_view path, const AccessHeaders& headers) {
+  if (auto refused = CheckOrigin(access, port, headers)) return *refused;
   for (const RouteSpec& spec : kRoutes) {
     if (spec.path != path) continue;
     if (spec.method != method) return {405, kText, "method not allowed\n", spec.method};
+    if (spec.method == "POST") {
+      if (auto refused = CheckToken(access, headers)) return *refused;
+    }
     return Dispatch(h, spec.route);
   }
   return Error(404, "not found");
@@ -249,6 +355,8 @@ bool ParseRequestLine(std::string_view line, RequestLine& out) {
 // io_context's pending handlers.
 struct ServerState {
   HttpHandlers handlers;
+  HttpAccess access;
+  uint16_t port = 0;  // set before the first accept
   std::shared_ptr<spdlog::logger> log;
   int open_connections = 0;  // touched on the server thread only
 };
@@ -311,7 +419,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     Response resp;
     try {
-      resp = Serve(state_->handlers, req.method, req.path);
+      resp = Serve(state_->handlers, state_->access, state_->port, req.method, req.path,
+                   ReadAccessHeaders(head));
     } catch (const std::exception& e) {
       state_->log->error("http handler failed method={} path=\"{}\" error=\"{}\"", req.method,
                          EscapeForLog(req.path), EscapeForLog(e.what()));
@@ -336,6 +445,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     out_ += "Content-Type: " + std::string(resp.content_type) + "\r\n";
     out_ += "Content-Length: " + std::to_string(resp.body.size()) + "\r\n";
     if (!resp.allow.empty()) out_ += "Allow: " + std::string(resp.allow) + "\r\n";
+    if (resp.ask_for_token) out_ += "WWW-Authenticate: Bearer\r\n";
     out_ += "Cache-Control: no-store\r\nConnection: close\r\n\r\n";
     out_ += resp.body;
     ArmDeadline(header_timeout_);
@@ -434,15 +544,28 @@ struct HttpServer::Impl {
 };
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& addr_port,
-                                                      HttpHandlers handlers,
+                                                      HttpHandlers handlers, HttpAccess access,
                                                       std::chrono::milliseconds header_timeout) {
+  if (access.allow_remote && access.token.empty()) {
+    return InvalidArgument("an HTTP endpoint reachable from other hosts needs a token");
+  }
   auto impl = std::make_unique<Impl>();
   impl->header_timeout = header_timeout;
   impl->state = std::make_shared<ServerState>();
   impl->state->handlers = std::move(handlers);
+  impl->state->access = std::move(access);
   impl->state->log = Logger("http");
 
   ASSIGN_OR_RETURN(std::vector<tcp::endpoint> endpoints, Resolve(impl->io, addr_port));
+  if (!impl->state->access.allow_remote) {
+    for (const tcp::endpoint& ep : endpoints) {
+      if (!ep.address().is_loopback()) {
+        return InvalidArgument("HTTP address " + Describe(ep) +
+                               " is not loopback: binding beyond loopback needs --http-allow-remote and "
+                               "--http-token-file");
+      }
+    }
+  }
   Status st;
   for (const tcp::endpoint& ep : endpoints) {
     st = Listen(impl->acceptor, ep);
@@ -453,11 +576,13 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& addr_po
   asio::error_code ec;
   tcp::endpoint local = impl->acceptor.local_endpoint(ec);
   if (ec) return InvalidArgument("cannot read the bound HTTP address: " + ec.message());
+  impl->state->port = local.port();
   if (local.address().is_loopback()) {
     impl->state->log->info("http listening addr={}", Describe(local));
   } else {
     impl->state->log->warn(
-        "http listening addr={} is reachable from other hosts and has no authentication",
+        "http listening addr={} is reachable from other hosts: GET /status and /metrics are open to them, "
+        "POST requests need the token",
         Describe(local));
   }
   impl->Accept();

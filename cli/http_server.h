@@ -16,8 +16,16 @@
 // escaped. Unknown path: 404; wrong method on a known path: 405 with Allow;
 // handler not set: 503; handler threw: 500.
 //
-// There is no authentication: the default bind is loopback, and binding any
-// other address logs a warning.
+// Access (README, "Security model of the HTTP endpoint"): every POST must
+// carry `Authorization: Bearer TOKEN` with HttpAccess::token (else 401; no
+// token configured: every POST is 403). A request whose Host is not this
+// server's loopback name and port (127.0.0.1, localhost, [::1]) is refused
+// with 403, and so is one with an Origin other than http:// and such a Host:
+// a web page, or a DNS name rebound to 127.0.0.1, cannot drive the endpoint.
+// Binding an address other than loopback is refused unless
+// HttpAccess::allow_remote (which needs a token); then any Host is accepted,
+// an Origin must still name the request's own Host, and POSTs still need the
+// token. GET requests need no token: what they answer holds no secret.
 //
 // Thread-safety: the handlers run on the server's own thread, concurrently
 // with the caller's threads, so each handler must be thread-safe (take the
@@ -45,6 +53,11 @@ struct HttpHandlers {
   std::function<bool()> release;              // POST /release, optional; false: nothing to release
 };
 
+struct HttpAccess {
+  std::string token;          // compared in constant time; empty: POST requests refused
+  bool allow_remote = false;  // allow binding beyond loopback; needs a token
+};
+
 inline constexpr size_t kMaxHeaderBytes = 8 * 1024;
 inline constexpr std::chrono::seconds kHeaderTimeout{5};
 
@@ -53,10 +66,11 @@ class HttpServer {
   // Binds addr_port and starts serving on a new thread. Accepted forms:
   // "127.0.0.1:8080", "[::1]:0", "localhost:9000", ":8080" and "8080" (both
   // loopback). Port 0 picks any free port; see port(). A bad address, a name
-  // that does not resolve, or a port in use gives kInvalidArgument.
+  // that does not resolve, a port in use, or an address beyond loopback
+  // without access.allow_remote and a token gives kInvalidArgument.
   // header_timeout is shortened by tests only.
   static Result<std::unique_ptr<HttpServer>> Start(
-      const std::string& addr_port, HttpHandlers handlers,
+      const std::string& addr_port, HttpHandlers handlers, HttpAccess access,
       std::chrono::milliseconds header_timeout = kHeaderTimeout);
 
   // Stops accepting, abandons connections in progress and joins the thread.

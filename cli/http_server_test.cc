@@ -100,8 +100,21 @@ Reply Raw(uint16_t port, const std::string& request) {
   return Parse(c.ReadAll());
 }
 
+constexpr const char* kToken = "0123456789abcdef0123456789abcdef";
+
+std::string HostHeader(uint16_t port) { return "Host: 127.0.0.1:" + std::to_string(port) + "\r\n"; }
+
+// A request as a client on this host sends it, with extra header lines
+// ("Name: value\r\n" each) and no token.
+Reply RequestWith(uint16_t port, const std::string& method, const std::string& path,
+                  const std::string& headers) {
+  return Raw(port, method + " " + path + " HTTP/1.1\r\n" + headers + "\r\n");
+}
+
+// A request with this host's Host header and the token.
 Reply Request(uint16_t port, const std::string& method, const std::string& path) {
-  return Raw(port, method + " " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  return RequestWith(port, method, path,
+                     HostHeader(port) + "Authorization: Bearer " + std::string(kToken) + "\r\n");
 }
 
 // ---- Fixture ---------------------------------------------------------------
@@ -133,7 +146,7 @@ HttpHandlers FullHandlers(Calls& calls) {
 }
 
 std::unique_ptr<HttpServer> StartOrDie(HttpHandlers h) {
-  auto server = HttpServer::Start("127.0.0.1:0", std::move(h));
+  auto server = HttpServer::Start("127.0.0.1:0", std::move(h), HttpAccess{kToken});
   EXPECT_TRUE(server.ok()) << server.status().ToString();
   if (!server.ok()) return nullptr;
   EXPECT_NE((*server)->port(), 0);
@@ -176,7 +189,8 @@ TEST(HttpServer, PauseAndResumeCallTheHandler) {
   EXPECT_EQ(pause.body, "paused\n");
   // A body (as curl -d sends) is discarded, and the response still arrives.
   Reply resume =
-      Raw(server->port(), "POST /resume HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+      Raw(server->port(), "POST /resume HTTP/1.1\r\n" + HostHeader(server->port()) +
+                              "Authorization: Bearer " + kToken + "\r\nContent-Length: 5\r\n\r\nhello");
   EXPECT_EQ(resume.code, 200);
   EXPECT_EQ(resume.body, "resumed\n");
 
@@ -253,7 +267,7 @@ TEST(HttpServer, OversizedHeadersAre431) {
 TEST(HttpServer, SlowClientIsDisconnected) {
   Calls calls;
   auto server =
-      HttpServer::Start("127.0.0.1:0", FullHandlers(calls), std::chrono::milliseconds(200));
+      HttpServer::Start("127.0.0.1:0", FullHandlers(calls), HttpAccess{kToken}, std::chrono::milliseconds(200));
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   Client c((*server)->port());
   ASSERT_GE(c.fd(), 0);
@@ -268,7 +282,7 @@ TEST(HttpServer, PortInUseIsInvalidArgument) {
   auto first = StartOrDie(FullHandlers(calls));
   ASSERT_TRUE(first);
   auto second =
-      HttpServer::Start("127.0.0.1:" + std::to_string(first->port()), FullHandlers(calls));
+      HttpServer::Start("127.0.0.1:" + std::to_string(first->port()), FullHandlers(calls), HttpAccess{kToken});
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), Code::kInvalidArgument);
   EXPECT_NE(second.status().message().find(std::to_string(first->port())), std::string::npos)
@@ -279,7 +293,7 @@ TEST(HttpServer, PortInUseIsInvalidArgument) {
 TEST(HttpServer, BadAddressIsInvalidArgument) {
   for (const char* bad : {"", "nonsense", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:8x", "::1:80",
                           "[::1]80", "[::1"}) {
-    auto r = HttpServer::Start(bad, HttpHandlers{});
+    auto r = HttpServer::Start(bad, HttpHandlers{}, HttpAccess{kToken});
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad;
     EXPECT_EQ(r.status().message().find('\n'), std::string::npos) << bad;
@@ -288,14 +302,14 @@ TEST(HttpServer, BadAddressIsInvalidArgument) {
 
 TEST(HttpServer, AcceptsLoopbackForms) {
   for (const char* addr : {"0", ":0"}) {
-    auto r = HttpServer::Start(addr, HttpHandlers{});
+    auto r = HttpServer::Start(addr, HttpHandlers{}, HttpAccess{kToken});
     ASSERT_TRUE(r.ok()) << addr << ": " << r.status().ToString();
     EXPECT_EQ(Request((*r)->port(), "GET", "/status").code, 503) << addr;
   }
   // localhost may resolve to ::1 first, so only the bind is checked.
-  auto named = HttpServer::Start("localhost:0", HttpHandlers{});
+  auto named = HttpServer::Start("localhost:0", HttpHandlers{}, HttpAccess{kToken});
   ASSERT_TRUE(named.ok()) << named.status().ToString();
-  auto v6 = HttpServer::Start("[::1]:0", HttpHandlers{});
+  auto v6 = HttpServer::Start("[::1]:0", HttpHandlers{}, HttpAccess{kToken});
   if (!v6.ok()) GTEST_SKIP() << "no IPv6 loopback: " << v6.status().ToString();
   EXPECT_NE((*v6)->port(), 0);
 }
@@ -340,9 +354,94 @@ TEST(HttpServer, LogsEscapedPathsAndWarnsOnNonLoopback) {
   EXPECT_EQ(logged.find('\x1b'), std::string::npos);
   EXPECT_EQ(logged.find("s3cret"), std::string::npos);
 
-  auto any = HttpServer::Start("0.0.0.0:0", HttpHandlers{});
+  auto any = HttpServer::Start("0.0.0.0:0", HttpHandlers{}, HttpAccess{kToken, /*allow_remote=*/true});
   ASSERT_TRUE(any.ok()) << any.status().ToString();
   EXPECT_NE(capture.text().find("reachable from other hosts"), std::string::npos);
+}
+
+TEST(HttpServer, BindingBeyondLoopbackNeedsAllowRemoteAndAToken) {
+  auto plain = HttpServer::Start("0.0.0.0:0", HttpHandlers{}, HttpAccess{kToken});
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(plain.status().message().find("--http-allow-remote"), std::string::npos) << plain.status().message();
+  auto no_token = HttpServer::Start("0.0.0.0:0", HttpHandlers{}, HttpAccess{"", /*allow_remote=*/true});
+  ASSERT_FALSE(no_token.ok());
+  EXPECT_EQ(no_token.status().code(), Code::kInvalidArgument);
+}
+
+TEST(HttpServer, PostNeedsTheToken) {
+  Calls calls;
+  auto server = StartOrDie(FullHandlers(calls));
+  ASSERT_TRUE(server);
+  const uint16_t port = server->port();
+  Reply none = RequestWith(port, "POST", "/pause", HostHeader(port));
+  EXPECT_EQ(none.code, 401);
+  EXPECT_TRUE(none.HasHeader("WWW-Authenticate: Bearer")) << none.head;
+  EXPECT_EQ(RequestWith(port, "POST", "/pause", HostHeader(port) + "Authorization: Bearer wrong\r\n").code, 401);
+  std::string almost(kToken);
+  almost.back() = 'X';
+  EXPECT_EQ(RequestWith(port, "POST", "/release", HostHeader(port) + "Authorization: Bearer " + almost + "\r\n").code,
+            401);
+  EXPECT_EQ(RequestWith(port, "POST", "/resume", HostHeader(port) + "Authorization: Basic " + kToken + "\r\n").code,
+            401);
+  // GET needs no token.
+  EXPECT_EQ(RequestWith(port, "GET", "/status", HostHeader(port)).code, 200);
+  EXPECT_EQ(RequestWith(port, "GET", "/metrics", "").code, 200);
+  {
+    std::lock_guard<std::mutex> lock(calls.mu);
+    EXPECT_TRUE(calls.paused.empty());
+    EXPECT_TRUE(calls.releasable);
+  }
+  EXPECT_EQ(RequestWith(port, "POST", "/pause", HostHeader(port) + "authorization: bearer " + kToken + "\r\n").code,
+            200);
+}
+
+TEST(HttpServer, PostWithoutAConfiguredTokenIsForbidden) {
+  Calls calls;
+  auto server = HttpServer::Start("127.0.0.1:0", FullHandlers(calls), HttpAccess{});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const uint16_t port = (*server)->port();
+  EXPECT_EQ(RequestWith(port, "POST", "/pause", HostHeader(port) + "Authorization: Bearer \r\n").code, 403);
+  EXPECT_EQ(RequestWith(port, "POST", "/pause", HostHeader(port)).code, 403);
+  EXPECT_EQ(RequestWith(port, "GET", "/status", HostHeader(port)).code, 200);
+  std::lock_guard<std::mutex> lock(calls.mu);
+  EXPECT_TRUE(calls.paused.empty());
+}
+
+// What a web page (or a DNS name rebound to 127.0.0.1) sends is refused, even
+// with the token; this host's own clients are served.
+TEST(HttpServer, ForeignHostOrOriginIsForbidden) {
+  Calls calls;
+  auto server = StartOrDie(FullHandlers(calls));
+  ASSERT_TRUE(server);
+  const uint16_t port = server->port();
+  const std::string auth = "Authorization: Bearer " + std::string(kToken) + "\r\n";
+  const std::string p = std::to_string(port);
+  // A page elsewhere posting text/plain (no CORS preflight for that).
+  Reply cross = Raw(port, "POST /pause HTTP/1.1\r\nHost: 127.0.0.1:" + p +
+                              "\r\nOrigin: http://elsewhere.example\r\nContent-Type: text/plain\r\n"
+                              "Content-Length: 1\r\n\r\nx");
+  EXPECT_EQ(cross.code, 403);
+  EXPECT_EQ(RequestWith(port, "POST", "/pause", HostHeader(port) + auth + "Origin: http://elsewhere.example\r\n").code,
+            403);
+  EXPECT_EQ(RequestWith(port, "POST", "/pause", HostHeader(port) + auth + "Origin: null\r\n").code, 403);
+  EXPECT_EQ(RequestWith(port, "POST", "/pause", "Host: rebound.example:" + p + "\r\n" + auth).code, 403);
+  EXPECT_EQ(RequestWith(port, "GET", "/status", "Host: rebound.example:" + p + "\r\n").code, 403);
+  EXPECT_EQ(RequestWith(port, "GET", "/status", "Host: 127.0.0.1:1\r\n").code, 403);
+  EXPECT_EQ(RequestWith(port, "GET", "/status", "Host: 127.0.0.1\r\n").code, 403);
+  EXPECT_EQ(RequestWith(port, "GET", "/metrics", HostHeader(port) + "Origin: http://evil.example\r\n").code, 403);
+  {
+    std::lock_guard<std::mutex> lock(calls.mu);
+    EXPECT_TRUE(calls.paused.empty());
+  }
+  for (const std::string& host : {"127.0.0.1:" + p, "localhost:" + p, "LOCALHOST:" + p, "[::1]:" + p}) {
+    EXPECT_EQ(RequestWith(port, "GET", "/status", "Host: " + host + "\r\n").code, 200) << host;
+    EXPECT_EQ(RequestWith(port, "GET", "/status", "Host: " + host + "\r\nOrigin: http://" + host + "\r\n").code,
+              200)
+        << host;
+  }
+  EXPECT_EQ(RequestWith(port, "POST", "/pause", HostHeader(port) + auth + "Origin: http://127.0.0.1:" + p + "\r\n").code,
+            200);
 }
 
 TEST(HttpServer, DestructorReturnsPromptlyWithClientConnected) {

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/plan_report.h"
 #include "cli/plan_support.h"
+#include "cli/target_option.h"
 #include "common/exit_codes.h"
 
 namespace slipway::cli {
@@ -23,6 +24,7 @@ int RunPlan(const std::vector<std::string>& argv) {
     PrintHelp("plan", "slipway plan --source FILE [--target URI] [--json] [--out FILE]", specs);
     return 0;
   }
+  if (Status t = ResolveTarget(*args, TargetEnv::kIgnore); !t.ok()) return Fail(t);
   if (args->Has("plan")) return Fail(InvalidArgument("plan builds a plan; --plan is for the other commands"));
   if (!args->Has("source")) return Fail(InvalidArgument("missing required option --source"));
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "cli/target_option.h"
 #include "common/log.h"
 #include "schema/introspect.h"
 #include "schema/target.h"
@@ -12,6 +13,7 @@ std::vector<OptionSpec> PlanOptionSpecs() {
   return {
       {"source", true, "the SQLite database file", "FILE"},
       {"target", true, "PostgreSQL connection URI or conninfo (password: PGPASSWORD or ~/.pgpass)", "URI"},
+      TargetFileSpec(),
       {"plan", true, "use a plan saved with `slipway plan --out`", "FILE"},
       {"mapping", true, "JSON file overriding table/column names, types, skip", "FILE"},
       {"types", true, "type profile: auto (from the data) or keep (integers, 0/1 and dates stay as stored)", "auto|keep"},

@@ -8,9 +8,11 @@
 #include "cli/commands.h"
 #include "cli/plan_report.h"
 #include "cli/plan_support.h"
+#include "cli/target_option.h"
 #include "common/exit_codes.h"
 #include "replicator/pg_state.h"
 #include "replicator/snapshot.h"
+#include "replicator/target_privileges.h"
 
 namespace slipway::cli {
 
@@ -32,6 +34,7 @@ int RunSnapshot(const std::vector<std::string>& argv) {
     PrintHelp("snapshot", "slipway snapshot --source FILE --target URI [--jobs N]", specs);
     return 0;
   }
+  if (Status t = ResolveTarget(*args, TargetEnv::kUse); !t.ok()) return Fail(t);
   auto jobs = args->GetInt("jobs", static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))));
   auto chunk = args->GetInt("chunk-rows", 100000);
   if (!jobs.ok()) return Fail(jobs.status());
@@ -46,6 +49,13 @@ int RunSnapshot(const std::vector<std::string>& argv) {
   if (!target.ok()) return Fail(target.status());
   auto migration = replicator::ReadMigration(*target);
   if (!migration.ok()) return Fail(migration.status());
+  // Before anything is written to either side: the privileges the copy and
+  // the stream after it need.
+  auto preflight = [&target](const schema::Plan& plan) {
+    RETURN_IF_ERROR(replicator::CheckReplicationRole(*target));
+    return replicator::CheckCreatePrivileges(*target, plan.options.pg_schema,
+                                             plan.options.target_schema == schema::TargetSchemaMode::kCreate);
+  };
   if (*migration) {
     // Resume: the plan the first run stored is the one that runs.
     auto plan = schema::PlanFromJson((*migration)->plan);
@@ -53,8 +63,12 @@ int RunSnapshot(const std::vector<std::string>& argv) {
     (*lp)->plan = std::move(*plan);
     Status s = schema::CheckSchemaUnchanged((*lp)->plan, (*lp)->schema);
     if (!s.ok()) return Fail(s);
+    s = preflight((*lp)->plan);
+    if (!s.ok()) return Fail(s);
   } else {
     Status s = ResolvePlan(*args, lp->get(), nullptr, isatty(2) != 0);
+    if (!s.ok()) return Fail(s);
+    s = preflight((*lp)->plan);
     if (!s.ok()) return Fail(s);
     // Tables in the way are a conflict, not a plan finding.
     if ((*lp)->plan.options.target_schema == schema::TargetSchemaMode::kCreate) {

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/plan_report.h"
+#include "cli/target_option.h"
 #include "common/exit_codes.h"
 #include "common/pg.h"
 #include "common/redact.h"
@@ -21,7 +22,8 @@ namespace slipway::cli {
 int RunStatus(const std::vector<std::string>& argv) {
   std::vector<OptionSpec> specs = {
       {"source", true, "the SQLite database file", "FILE"},
-      {"target", true, "PostgreSQL connection URI", "URI"},
+      {"target", true, "PostgreSQL connection URI (or --target-file, or SLIPWAY_TARGET)", "URI"},
+      TargetFileSpec(),
       {"json", false, "print one JSON document"},
       {"help", false, "show this help"},
   };
@@ -31,6 +33,7 @@ int RunStatus(const std::vector<std::string>& argv) {
     PrintHelp("status", "slipway status --source FILE --target URI [--json]", specs);
     return 0;
   }
+  if (Status t = ResolveTarget(*args, TargetEnv::kUse); !t.ok()) return Fail(t);
   auto source = args->Require("source");
   auto target = args->Require("target");
   if (!source.ok()) return Fail(source.status());
@@ -133,14 +136,24 @@ int RunStatus(const std::vector<std::string>& argv) {
       j["lag_ms"] = lag_ms;
     }
   }
-  const int code = j.contains("interrupted")  ? ExitCodeFor(Code::kConflict)
-                   : j.contains("uncaptured") ? ExitCodeFor(Code::kMismatch)
-                                              : 0;
-  std::string uncaptured_message;
+  // A migration whose file has no capture cannot stream: the operator is
+  // looking at the wrong file, or its capture was removed.
+  std::string problem, uncaptured_message;
+  int code = 0;
   if (j.contains("uncaptured")) {
     uncaptured_message = "the cutover found " + std::to_string(j["uncaptured"].value("differing_keys", int64_t{0})) +
                          " key(s) in the fenced SQLite file that PostgreSQL does not have (writes no trigger "
                          "captured: SQLite's incremental blob API)";
+  }
+  if (j.contains("interrupted")) {
+    problem = j["interrupted"]["message"].get<std::string>();
+    code = ExitCodeFor(Code::kConflict);
+  } else if (*m && !capture.ok()) {
+    problem = capture.status().message();
+    code = ExitCodeFor(capture.status().code());
+  } else if (!uncaptured_message.empty()) {
+    problem = uncaptured_message;
+    code = ExitCodeFor(Code::kMismatch);
   }
   if (args->Has("json")) {
     std::printf("%s\n", j.dump(2).c_str());
@@ -190,11 +203,7 @@ int RunStatus(const std::vector<std::string>& argv) {
                   t["state"].get<std::string>().c_str(), static_cast<long long>(t["rows_copied"].get<int64_t>()));
     }
   }
-  if (j.contains("interrupted")) {
-    std::fprintf(stderr, "slipway: %s\n", j["interrupted"]["message"].get<std::string>().c_str());
-  } else if (!uncaptured_message.empty()) {
-    std::fprintf(stderr, "slipway: %s\n", uncaptured_message.c_str());
-  }
+  if (code != 0) std::fprintf(stderr, "slipway: %s\n", problem.c_str());
   return code;
 }
 

@@ -9,12 +9,15 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/http_access.h"
 #include "cli/plan_report.h"
 #include "cli/plan_support.h"
 #include "cli/stream_http.h"
+#include "cli/target_option.h"
 #include "common/log.h"
 #include "cutover/cutover.h"
 #include "replicator/stream.h"
+#include "replicator/target_privileges.h"
 
 namespace slipway::cli {
 namespace {
@@ -58,7 +61,8 @@ Status FinishInterruptedMove(const std::string& source, const std::string& targe
 int RunStream(const std::vector<std::string>& argv) {
   std::vector<OptionSpec> specs = {
       {"source", true, "the SQLite database file", "FILE"},
-      {"target", true, "PostgreSQL connection URI", "URI"},
+      {"target", true, "PostgreSQL connection URI (or --target-file, or SLIPWAY_TARGET)", "URI"},
+      TargetFileSpec(),
       {"until-caught-up", false, "exit once every change is applied"},
       {"pause-file", true, "apply nothing while this file exists", "PATH"},
       {"max-cpu", true, "share of one core the apply loop may use (default 100)", "PERCENT"},
@@ -67,6 +71,8 @@ int RunStream(const std::vector<std::string>& argv) {
        "the app's commits need not (default 256, below SQLite's 1000; 0: leave checkpoints to the app)",
        "N"},
       {"http", true, "serve /status, /metrics, POST /pause, /resume on ADDR:PORT (loopback)", "ADDR:PORT"},
+      HttpAccessSpecs()[0],
+      HttpAccessSpecs()[1],
       {"no-auto-resume", false,
        "leave a cutover or rollback that died after its fence to an operator (default: finish it at once, "
        "as `--resume` would: the app cannot write until it is finished)"},
@@ -78,6 +84,7 @@ int RunStream(const std::vector<std::string>& argv) {
     PrintHelp("stream", "slipway stream --source FILE --target URI [--until-caught-up]", specs);
     return 0;
   }
+  if (Status t = ResolveTarget(*args, TargetEnv::kUse); !t.ok()) return Fail(t);
   auto source = args->Require("source");
   auto target = args->Require("target");
   if (!source.ok()) return Fail(source.status());
@@ -103,12 +110,22 @@ int RunStream(const std::vector<std::string>& argv) {
       return FinishInterruptedMove(source, target, move, recorded);
     };
   }
+  // A role that may not apply is the operator's to fix before the stream
+  // starts; an unreachable target is the stream's to wait for.
+  if (auto pg = PgConn::Connect(*target); pg.ok()) {
+    Status s = replicator::CheckReplicationRole(*pg);
+    if (!s.ok()) return Fail(s);
+  }
   replicator::Stream stream(o);
   (*lp)->source = Db();  // the stream opens its own connection
 
+  std::unique_ptr<HttpToken> token;
   std::unique_ptr<StreamHttp> http;
   if (auto addr = args->Get("http")) {
-    auto h = StreamHttp::Start(*addr, &stream);
+    auto t = HttpToken::FromArgs(*args, *source + ".slipway-stream-http-token");
+    if (!t.ok()) return Fail(t.status());
+    token = std::move(*t);
+    auto h = StreamHttp::Start(*addr, &stream, token->access());
     if (!h.ok()) return Fail(h.status());
     http = std::move(*h);
   }

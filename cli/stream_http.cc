@@ -21,6 +21,8 @@ std::string StreamStatusJson(replicator::StreamFigures& f) {
   j["phase"] = f.phase;
   j["direction"] = f.direction;
   j["last_error"] = f.last_error;
+  j["last_error_at"] = f.last_error_at;
+  j["recovered_error"] = f.recovered_error;
   return j.dump();
 }
 
@@ -63,12 +65,13 @@ struct StreamHttp::Impl {
   std::unique_ptr<HttpServer> server;
 };
 
-Result<std::unique_ptr<StreamHttp>> StreamHttp::Start(const std::string& addr_port, replicator::Stream* stream) {
+Result<std::unique_ptr<StreamHttp>> StreamHttp::Start(const std::string& addr_port, replicator::Stream* stream,
+                                                      HttpAccess access) {
   HttpHandlers h;
   h.status_json = [stream] { return StreamStatusJson(stream->figures()); };
   h.metrics_text = [stream] { return StreamMetricsText(stream->figures()); };
   h.set_paused = [stream](bool paused) { stream->SetPaused(paused); };
-  ASSIGN_OR_RETURN(auto server, HttpServer::Start(addr_port, std::move(h)));
+  ASSIGN_OR_RETURN(auto server, HttpServer::Start(addr_port, std::move(h), std::move(access)));
   auto out = std::unique_ptr<StreamHttp>(new StreamHttp());
   out->impl_ = std::make_unique<Impl>();
   out->impl_->server = std::move(server);

@@ -1,10 +1,12 @@
 #pragma once
 // The stream's HTTP endpoint: /status (JSON), /metrics (Prometheus), POST
-// /pause and /resume, over the stream's live figures.
+// /pause and /resume (token required, see cli/http_server.h), over the
+// stream's live figures.
 
 #include <memory>
 #include <string>
 
+#include "cli/http_server.h"
 #include "common/status.h"
 #include "replicator/stream.h"
 
@@ -12,7 +14,8 @@ namespace slipway::cli {
 
 class StreamHttp {
  public:
-  static Result<std::unique_ptr<StreamHttp>> Start(const std::string& addr_port, replicator::Stream* stream);
+  static Result<std::unique_ptr<StreamHttp>> Start(const std::string& addr_port, replicator::Stream* stream,
+                                                   HttpAccess access);
   ~StreamHttp();
   uint16_t port() const;
 

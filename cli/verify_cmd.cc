@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/plan_report.h"
 #include "cli/plan_support.h"
+#include "cli/target_option.h"
 #include "common/exit_codes.h"
 #include "common/log.h"
 #include "cutover/verifier.h"
@@ -30,6 +31,7 @@ int RunVerify(const std::vector<std::string>& argv) {
     PrintHelp("verify", "slipway verify --source FILE --target URI [--plan FILE] [--json] [--tables LIST]", specs);
     return 0;
   }
+  if (Status t = ResolveTarget(*args, TargetEnv::kUse); !t.ok()) return Fail(t);
   if (!args->Has("source")) return Fail(InvalidArgument("missing required option --source"));
   auto max_report = args->GetInt("max-report", 20);
   if (!max_report.ok()) return Fail(max_report.status());

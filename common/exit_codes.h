@@ -19,6 +19,9 @@ enum class ExitCode : int {
   kSchemaChanged = 9,   // the source schema no longer matches the saved plan
   kIo = 10,             // local file error (plan file, mapping file)
   kWrongSource = 11,    // the source is not the file the target followed (copy, backup)
+  kPermission = 12,     // the target role lacks a privilege (CREATE, SET session_replication_role)
+  kSourceLocked = 13,   // another connection holds a lock on the source file
+  kNoCapture = 14,      // the source has no capture installed (stream/status before a snapshot)
   kInternal = 70,       // anything else: a bug or an unexpected answer
 };
 
@@ -38,6 +41,9 @@ inline int ExitCodeFor(Code code) {
     case Code::kSchemaChanged: return static_cast<int>(ExitCode::kSchemaChanged);
     case Code::kIo: return static_cast<int>(ExitCode::kIo);
     case Code::kWrongSource: return static_cast<int>(ExitCode::kWrongSource);
+    case Code::kPermissionDenied: return static_cast<int>(ExitCode::kPermission);
+    case Code::kSourceBusy: return static_cast<int>(ExitCode::kSourceLocked);
+    case Code::kNoCapture: return static_cast<int>(ExitCode::kNoCapture);
     case Code::kInternal: return static_cast<int>(ExitCode::kInternal);
   }
   return static_cast<int>(ExitCode::kInternal);

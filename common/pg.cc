@@ -26,6 +26,7 @@ std::string FirstLine(std::string s) {
 }  // namespace
 
 Result<PgConn> PgConn::Connect(const std::string& conninfo) {
+  RETURN_IF_ERROR(CheckUriUserinfo(conninfo));
   // Expand the user's conninfo, then add our defaults where unset.
   const char* keys[] = {"dbname", "application_name", "connect_timeout", nullptr};
   std::string timeout = "10";
@@ -68,6 +69,7 @@ Status PgConn::ResultStatus(PGresult* r, std::string_view what) {
     return Status(Code::kRetryable, full);
   }
   if (state.rfind("23", 0) == 0) return Status(Code::kConflict, full);
+  if (state == "42501") return Status(Code::kPermissionDenied, full);
   return Status(Code::kInternal, full);
 }
 

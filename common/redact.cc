@@ -9,7 +9,11 @@
 namespace slipway {
 namespace {
 
+// Always the same, whatever the password's length.
 constexpr std::string_view kMask = "***";
+// Pieces of a malformed URI's user part shorter than this are not searched
+// for in error text: they would mask ordinary words.
+constexpr size_t kMinFragment = 3;
 
 bool IsUri(std::string_view s) {
   return s.rfind("postgresql://", 0) == 0 || s.rfind("postgres://", 0) == 0;
@@ -80,6 +84,58 @@ std::string PasswordOf(std::string_view conninfo) {
   return pw;
 }
 
+// What a URI holds before the host when an unencoded '@' or '/' in the
+// password makes libpq (and PasswordSpans) split it elsewhere: the text
+// between "://" and the last '@' before any '?'.
+std::string_view LooseUserinfo(std::string_view s) {
+  if (!IsUri(s)) return {};
+  size_t scheme_end = s.find("://") + 3;
+  size_t query = s.find('?', scheme_end);
+  size_t at = s.rfind('@', query == std::string_view::npos ? s.size() : query);
+  if (at == std::string_view::npos || at < scheme_end) return {};
+  return s.substr(scheme_end, at - scheme_end);
+}
+
+// The password candidates of a URI's user part, split where libpq may have
+// split them: the part after the first ':', and its pieces between '@', '/',
+// ':' and '?' characters.
+std::vector<std::string> PasswordFragments(std::string_view conninfo) {
+  std::vector<std::string> out;
+  std::string_view userinfo = LooseUserinfo(conninfo);
+  size_t colon = userinfo.find(':');
+  if (colon == std::string_view::npos) return out;
+  std::string_view pw = userinfo.substr(colon + 1);
+  if (!pw.empty()) out.emplace_back(pw);
+  size_t start = 0;
+  while (start <= pw.size()) {
+    size_t stop = pw.find_first_of("@/:?", start);
+    std::string_view piece = pw.substr(start, stop == std::string_view::npos ? std::string_view::npos : stop - start);
+    if (piece.size() >= kMinFragment && piece.size() < pw.size()) out.emplace_back(piece);
+    if (stop == std::string_view::npos) break;
+    start = stop + 1;
+  }
+  return out;
+}
+
+void MaskAll(std::string& out, std::string_view secret) {
+  if (secret.empty()) return;
+  for (size_t p = out.find(secret); p != std::string::npos; p = out.find(secret, p + kMask.size())) {
+    out.replace(p, secret.size(), kMask);
+  }
+}
+
+// One argument with its passwords replaced by the fixed mask.
+std::string MaskArgument(std::string_view arg) {
+  size_t eq = arg.rfind("--", 0) == 0 ? arg.find('=') : std::string_view::npos;
+  size_t offset = eq == std::string_view::npos ? 0 : eq + 1;
+  std::string out(arg);
+  auto spans = PasswordSpans(arg.substr(offset));
+  for (auto it = spans.rbegin(); it != spans.rend(); ++it) {
+    out.replace(offset + it->first, it->second - it->first, kMask);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string RedactConninfo(std::string_view conninfo) {
@@ -100,24 +156,62 @@ std::string Redact(std::string_view text, std::string_view conninfo) {
       out.replace(p, conninfo.size(), red);
     }
   }
-  std::string pw = PasswordOf(conninfo);
-  if (pw.size() >= 1) {
-    for (size_t p = out.find(pw); p != std::string::npos; p = out.find(pw, p + kMask.size())) {
-      out.replace(p, pw.size(), kMask);
-    }
-  }
+  for (const std::string& fragment : PasswordFragments(conninfo)) MaskAll(out, fragment);
+  MaskAll(out, PasswordOf(conninfo));
   return out;
 }
 
+Status CheckUriUserinfo(std::string_view conninfo) {
+  if (!IsUri(conninfo)) return Status::Ok();
+  std::string_view userinfo = LooseUserinfo(conninfo);
+  if (userinfo.find_first_of("@/") == std::string_view::npos) return Status::Ok();
+  return InvalidArgument(
+      "the target URI's user name or password holds an unencoded '@' or '/': percent-encode them "
+      "('@' as %40, '/' as %2F), e.g. postgresql://user:p%40ss@host/db, or give the password through "
+      "PGPASSWORD or ~/.pgpass");
+}
+
 void ScrubArgv(int argc, char** argv) {
+  if (argc < 2) return;
+  std::vector<std::string> masked;
+  bool changed = false;
   for (int i = 1; i < argc; ++i) {
-    std::string_view arg(argv[i]);
-    size_t eq = arg.rfind("--", 0) == 0 ? arg.find('=') : std::string_view::npos;
-    std::string_view value = eq == std::string_view::npos ? arg : arg.substr(eq + 1);
-    size_t offset = eq == std::string_view::npos ? 0 : eq + 1;
-    for (auto [b, e] : PasswordSpans(value)) {
-      for (size_t k = b; k < e; ++k) argv[i][offset + k] = '*';
+    masked.push_back(MaskArgument(argv[i]));
+    changed = changed || masked.back() != argv[i];
+  }
+  if (!changed) return;
+  // The kernel lays the arguments out back to back; moving the later ones
+  // up keeps a shorter masked argument from leaving padding between
+  // arguments, where `ps` would show the password's length. The area's total
+  // size is the kernel's: /proc/PID/cmdline still ends in as many NULs as
+  // the masks saved, which no rewrite of argv can hide.
+  bool contiguous = true;
+  size_t area = 0;
+  for (int i = 1; i < argc; ++i) {
+    area += std::strlen(argv[i]) + 1;
+    if (i + 1 < argc && argv[i + 1] != argv[i] + std::strlen(argv[i]) + 1) contiguous = false;
+  }
+  size_t needed = 0;
+  for (const std::string& m : masked) needed += m.size() + 1;
+  if (contiguous && needed <= area) {
+    char* p = argv[1];
+    char* end = argv[1] + area;
+    for (int i = 1; i < argc; ++i) {
+      const std::string& m = masked[static_cast<size_t>(i - 1)];
+      std::memcpy(p, m.c_str(), m.size() + 1);
+      argv[i] = p;
+      p += m.size() + 1;
     }
+    std::memset(p, 0, static_cast<size_t>(end - p));
+    return;
+  }
+  // Each argument in its own place; a password shorter than the mask cuts
+  // the end of its argument.
+  for (int i = 1; i < argc; ++i) {
+    size_t room = std::strlen(argv[i]);
+    std::string m = masked[static_cast<size_t>(i - 1)].substr(0, room);
+    std::memcpy(argv[i], m.data(), m.size());
+    std::memset(argv[i] + m.size(), 0, room - m.size());
   }
 }
 

@@ -17,7 +17,7 @@ Status SqliteStatus(int rc, sqlite3* db, std::string_view what) {
     case SQLITE_CORRUPT: return {Code::kCorrupt, msg};
     case SQLITE_CANTOPEN: return {Code::kNotFound, msg};
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return {Code::kRetryable, msg};
+    case SQLITE_LOCKED: return {Code::kSourceBusy, msg};
     case SQLITE_IOERR:
     case SQLITE_FULL: return {Code::kIo, msg};
     case SQLITE_CONSTRAINT: return {Code::kConflict, msg};

@@ -17,6 +17,9 @@ const char* CodeName(Code code) {
     case Code::kMismatch: return "mismatch";
     case Code::kWrongSource: return "wrong source";
     case Code::kRetryable: return "retryable";
+    case Code::kPermissionDenied: return "permission denied";
+    case Code::kSourceBusy: return "source locked";
+    case Code::kNoCapture: return "capture not installed";
     case Code::kIo: return "i/o error";
     case Code::kInternal: return "internal error";
   }

@@ -24,7 +24,10 @@ enum class Code {
   kSchemaChanged,     // the source schema no longer matches the plan
   kMismatch,          // verification found different data
   kWrongSource,       // the source file is not the one the target followed
-  kRetryable,         // transient: lost connection, serialization failure, busy
+  kRetryable,         // transient: lost connection, serialization failure
+  kPermissionDenied,  // the target role lacks a privilege slipway needs
+  kSourceBusy,        // another connection holds a lock on the source (transient unless it lasts)
+  kNoCapture,         // the source has no capture installed (no snapshot was taken from it)
   kIo,                // local file-system error
   kInternal,          // a bug or an unexpected server answer
 };
@@ -52,6 +55,10 @@ class [[nodiscard]] Status {
   Code code_ = Code::kOk;
   std::string message_;
 };
+
+// Whether trying again later may succeed: a lost connection, a serialization
+// failure, a source another connection has locked.
+inline bool IsRetryable(Code code) { return code == Code::kRetryable || code == Code::kSourceBusy; }
 
 inline Status InvalidArgument(std::string m) { return {Code::kInvalidArgument, std::move(m)}; }
 inline Status NotFound(std::string m) { return {Code::kNotFound, std::move(m)}; }

@@ -114,7 +114,7 @@ class Cutover {
       RETURN_IF_ERROR(CatchUp(o_.max_lag, o_.lag_timeout_ms));
       Status frozen = Freeze();
       if (frozen.ok()) break;
-      if (frozen.code() != Code::kRetryable || attempt == o_.attempts) {
+      if (!IsRetryable(frozen.code()) || attempt == o_.attempts) {
         (void)pg_.Run("UPDATE slipway.migration SET handover_requested = false");
         return frozen;
       }

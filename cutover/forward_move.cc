@@ -111,6 +111,10 @@ class ForwardMove : public Move {
   Status Lock(int64_t budget_ms) override {
     sqlite3_busy_timeout(c_.db.get(), static_cast<int>(std::max<int64_t>(50, budget_ms / 2)));
     Status s = c_.db.Exec("BEGIN IMMEDIATE");
+    if (s.code() == Code::kSourceBusy) {
+      return Status(Code::kSourceBusy, "could not take the SQLite write lock: another connection holds it (" +
+                                           s.message() + ")");
+    }
     if (!s.ok()) return Status(Code::kRetryable, "could not take the SQLite write lock: " + s.message());
     locked_ = true;
     return Status::Ok();

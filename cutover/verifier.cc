@@ -213,6 +213,7 @@ Result<TableReport> Verifier::VerifyTable(const schema::TableMapping& t) {
   const std::vector<size_t> differing = DifferingBuckets(src, dst);
   report.differing_buckets = differing.size();
   if (!differing.empty()) {
+    if (options_.between_reads) options_.between_reads();
     RETURN_IF_ERROR(Narrow(t, cols, differing, src, dst, &report).Annotate("verify table \"" + t.source + "\""));
   }
   report.seconds = Since(start);
@@ -248,6 +249,9 @@ Status Verifier::Narrow(const schema::TableMapping& t, const CompareColumns& col
   }
 
   NarrowSide ns(&keep), nt(&keep);
+  // The second read's own bucket sums, so the report's counts are those of
+  // the read the verdict comes from.
+  BucketSums src2(src.size()), dst2(dst.size());
   std::optional<int64_t> head, position;
   SideSeconds pass2;
   Status s = RunBoth(
@@ -257,6 +261,7 @@ Status Verifier::Narrow(const schema::TableMapping& t, const CompareColumns& col
             ASSIGN_OR_RETURN(head, ReadChangelogHead(source_));
           }
           return ReadSqliteTable(source_, t, cols, [&](const RowFrame& f) {
+            src2.Add(HashRow(f));
             ns.Add(f);
             return Status::Ok();
           });
@@ -268,6 +273,7 @@ Status Verifier::Narrow(const schema::TableMapping& t, const CompareColumns& col
             ASSIGN_OR_RETURN(position, ReadTargetPosition(target_, t.source));
           }
           return ReadPgTable(target_, pg_schema_, t, cols, [&](const RowFrame& f) {
+            dst2.Add(HashRow(f));
             nt.Add(f);
             return Status::Ok();
           });
@@ -275,6 +281,13 @@ Status Verifier::Narrow(const schema::TableMapping& t, const CompareColumns& col
       },
       &pass2);
   RETURN_IF_ERROR(s);
+  report->first_read = FirstRead{src.rows(), dst.rows(), differing.size()};
+  report->source_rows = src2.rows();
+  report->target_rows = dst2.rows();
+  const std::vector<size_t> differing2 = DifferingBuckets(src2, dst2);
+  report->differing_buckets = differing2.size();
+  const std::unordered_set<size_t> first(differing.begin(), differing.end());
+  for (size_t b : differing2) report->buckets_changed_between_reads += first.count(b) == 0 ? 1 : 0;
   const std::vector<KeyDifference> diffs = MergeSides(ns, nt);
   Logger("verify")->debug("table={} pass=2 buckets_narrowed={} rows_kept_source={} rows_kept_target={} "
                           "sqlite_seconds={:.3f} pg_seconds={:.3f}",

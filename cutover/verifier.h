@@ -52,6 +52,9 @@ struct VerifyOptions {
   // Set when the changes flow from PostgreSQL to SQLite: what is pending is
   // then known to the target's changelog, not to the source's.
   PendingKeysFn pending_keys;
+  // Called between the first read and the second (only when the first found
+  // differing buckets). Tests make writes land there.
+  std::function<void()> between_reads;
 };
 
 struct ColumnDiff {
@@ -68,14 +71,29 @@ struct KeyDiff {
   std::string row;      // kMissing / kExtra: the row that exists, briefly
 };
 
+// What the first read saw, when a second one was needed to name the keys.
+// The app may write between the two, so these counts can differ from the
+// report's, which belong to the read the verdict comes from.
+struct FirstRead {
+  int64_t source_rows = 0;
+  int64_t target_rows = 0;
+  size_t differing_buckets = 0;
+};
+
+// Counts and buckets are from the same read as the keys and the verdict: the
+// second read when differing buckets were narrowed down, else the only one.
 struct TableReport {
   std::string table;    // SQLite name
   std::string target;   // schema.table in PostgreSQL
   int64_t source_rows = 0;
   int64_t target_rows = 0;
   size_t buckets = 0;
-  size_t differing_buckets = 0;
+  size_t differing_buckets = 0;   // differing in the verdict's read (pending keys included)
   size_t unexamined_buckets = 0;  // differing, but past the narrowing budget
+  // Differing in the second read only: written between the reads, so not
+  // narrowed down (a later verify, or the cutover's, examines them).
+  size_t buckets_changed_between_reads = 0;
+  std::optional<FirstRead> first_read;  // set when there were two reads
   int64_t mismatched = 0;         // differing keys that are not pending
   int64_t pending = 0;            // differing keys changed after the target's position
   std::optional<int64_t> position;  // the target's applied position, when known

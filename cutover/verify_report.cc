@@ -64,7 +64,10 @@ std::string RenderVerifyText(const std::vector<TableReport>& reports) {
             r.seconds);
   }
   for (const auto& r : reports) {
-    if (r.keys.empty() && r.mismatched == 0 && r.pending == 0 && r.unexamined_buckets == 0) continue;
+    if (r.keys.empty() && r.mismatched == 0 && r.pending == 0 && r.unexamined_buckets == 0 &&
+        r.buckets_changed_between_reads == 0) {
+      continue;
+    }
     out += "\n" + r.table + " (" + r.target + "): ";
     if (r.mismatched > 0) out += std::to_string(r.mismatched) + " differing key(s)";
     if (r.pending > 0) {
@@ -75,6 +78,11 @@ std::string RenderVerifyText(const std::vector<TableReport>& reports) {
     if (r.unexamined_buckets > 0) {
       out += (r.mismatched + r.pending > 0 ? ", and " : "") + std::to_string(r.unexamined_buckets) +
              " differing bucket(s) too many to narrow down";
+    }
+    if (r.buckets_changed_between_reads > 0) {
+      out += (r.mismatched + r.pending + static_cast<int64_t>(r.unexamined_buckets) > 0 ? "; " : "") +
+             std::to_string(r.buckets_changed_between_reads) +
+             " bucket(s) changed between the two reads (written meanwhile, not examined)";
     }
     out += "\n";
     for (const auto& k : r.keys) out += "  " + k.key + "  " + DescribeKey(k) + "\n";
@@ -100,6 +108,12 @@ nlohmann::json VerifyToJson(const std::vector<TableReport>& reports) {
       if (!k.row.empty()) jk["row"] = k.row;
       keys.push_back(jk);
     }
+    nlohmann::json first = nullptr;
+    if (r.first_read) {
+      first = {{"source_rows", r.first_read->source_rows},
+               {"target_rows", r.first_read->target_rows},
+               {"differing_buckets", r.first_read->differing_buckets}};
+    }
     tables.push_back({{"table", r.table},
                       {"target", r.target},
                       {"source_rows", r.source_rows},
@@ -112,6 +126,8 @@ nlohmann::json VerifyToJson(const std::vector<TableReport>& reports) {
                       {"buckets", r.buckets},
                       {"differing_buckets", r.differing_buckets},
                       {"unexamined_buckets", r.unexamined_buckets},
+                      {"buckets_changed_between_reads", r.buckets_changed_between_reads},
+                      {"first_read", first},
                       {"seconds", r.seconds},
                       {"keys", keys}});
   }

@@ -1,7 +1,9 @@
 #pragma once
 // How verify results are shown: a table per table (rows on each side,
 // status, time) followed by the differing keys with both values, or the same
-// as one JSON document.
+// as one JSON document. Row counts and buckets are those of the read the
+// verdict comes from; when a second read narrowed differences down, the
+// first read's figures are under "first_read".
 // Thread-safety: pure functions.
 
 #include <string>

@@ -47,6 +47,11 @@ say "2. a throwaway PostgreSQL (unix socket in $PGDIR)"
 PORT=$((20000 + RANDOM % 20000))
 TARGET=$("$ROOT/deploy/pg-throwaway.sh" start "$PGDIR" "$PORT")
 echo "$TARGET"
+# The URI reaches slipway through the environment and a file only we can
+# read, never its command line (where any user could see a password).
+export SLIPWAY_TARGET="$TARGET"
+TARGET_FILE=$WORK/target.uri
+(umask 077 && printf '%s\n' "$TARGET" > "$TARGET_FILE")
 
 say "3. the app writes: 2 writers following $ENV (counters + log), 1 writer on results"
 for id in 1 2; do
@@ -60,41 +65,41 @@ PIDS+=($WRITER)
 sleep 1
 
 say "4. slipway plan"
-"$SLIPWAY" plan --source "$DB" --target "$TARGET" --out "$WORK/plan.json" > "$WORK/plan.txt"
+"$SLIPWAY" plan --source "$DB" --target-file "$TARGET_FILE" --out "$WORK/plan.json" > "$WORK/plan.txt"
 sed -n '/^TABLE results/,/^$/p' "$WORK/plan.txt"
 sed -n '/^FINDINGS/,/^DDL/p' "$WORK/plan.txt" | grep -v '^DDL' || true
 grep -E '^RESULT' "$WORK/plan.txt"
 
 say "5. slipway snapshot (the app keeps writing)"
-"$SLIPWAY" snapshot --source "$DB" --target "$TARGET" --plan "$WORK/plan.json"
+"$SLIPWAY" snapshot --source "$DB" --plan "$WORK/plan.json"
 
 say "6. slipway stream (lag while the app writes)"
-"$SLIPWAY" stream --source "$DB" --target "$TARGET" --http 127.0.0.1:0 > "$WORK/stream.out" 2>&1 &
+"$SLIPWAY" stream --source "$DB" --http 127.0.0.1:0 > "$WORK/stream.out" 2>&1 &
 STREAM=$!
 PIDS+=($STREAM)
 for i in 1 2 3 4 5; do
   sleep 1
-  "$SLIPWAY" status --source "$DB" --target "$TARGET" --json |
+  "$SLIPWAY" status --source "$DB" --json |
     python3 -c 'import json,sys; j=json.load(sys.stdin); print("lag %d changes, %.0f ms; applied %d" % (j.get("lag_changes",0), j.get("lag_ms",0), j.get("applied_seq",0)))' 2>/dev/null ||
-    "$SLIPWAY" status --source "$DB" --target "$TARGET" | grep position
+    "$SLIPWAY" status --source "$DB" | grep position
 done
 
 say "7. slipway verify (while streaming: keys changed after the target's position are 'pending')"
-"$SLIPWAY" verify --source "$DB" --target "$TARGET" --plan "$WORK/plan.json" > "$WORK/verify.txt" || true
+"$SLIPWAY" verify --source "$DB" --plan "$WORK/plan.json" > "$WORK/verify.txt" || true
 sed -n '1,12p' "$WORK/verify.txt"
 
 say "8. slipway cutover (live: the followers move to PostgreSQL)"
 kill -TERM "$WRITER"; wait "$WRITER" 2>/dev/null || true
-"$SLIPWAY" cutover --source "$DB" --target "$TARGET" --flip-file "$ENV" --flip-key DATABASE_URL | tee "$WORK/cutover.txt"
+"$SLIPWAY" cutover --source "$DB" --flip-file "$ENV" --flip-key DATABASE_URL | tee "$WORK/cutover.txt"
 
 say "9. the app writes to PostgreSQL; the same stream carries its changes back into SQLite"
 for i in 1 2 3; do
   sleep 1
-  "$SLIPWAY" status --source "$DB" --target "$TARGET" | grep -E '^(phase|position)' | tr '\n' ' '; echo
+  "$SLIPWAY" status --source "$DB" | grep -E '^(phase|position)' | tr '\n' ' '; echo
 done
 
 say "10. slipway rollback (live: the followers move back to SQLite)"
-"$SLIPWAY" rollback --source "$DB" --target "$TARGET" --flip-file "$ENV" --flip-key DATABASE_URL | tee "$WORK/rollback.txt"
+"$SLIPWAY" rollback --source "$DB" --flip-file "$ENV" --flip-key DATABASE_URL | tee "$WORK/rollback.txt"
 sleep 2
 for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true

@@ -34,7 +34,7 @@ if [[ "${SLIPWAY_SKIP_INSTALL:-0}" != 1 ]]; then
 fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
-cmake -S . -B build -DCMAKE_BUILD_TYPE="${SLIPWAY_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE="${SLIPWAY_BUILD_TYPE:-RelWithDebInfo}" -DSLIPWAY_WERROR=ON >/dev/null
 if [[ $# -gt 0 ]]; then
   cmake --build build -j "$jobs" --target "$@"
 else

@@ -18,6 +18,9 @@ Result<RoundStats> Applier::ApplyRange(const Position& from, const Position& to)
     ASSIGN_OR_RETURN(std::unique_ptr<RowCursor> rows, source_.AllRows(tid));
     RETURN_IF_ERROR(sink_.CopyWhole(tid, *rows, &stats));
   }
+  // Rows of whole-table copies answer no touched key: they are not part of
+  // the keys-minus-rows count of deleted keys.
+  stats.rows_copied = stats.upserts;
   for (const auto& t : touched) {
     if (resync_.count(t.tid) != 0) continue;  // copied whole
     TableRound round;
@@ -30,7 +33,7 @@ Result<RoundStats> Applier::ApplyRange(const Position& from, const Position& to)
   RETURN_IF_ERROR(sink_.Commit(to, &stats));
   abort.active = false;
   resync_.clear();
-  stats.deletes = stats.keys - stats.upserts;
+  stats.deletes = stats.keys - (stats.upserts - stats.rows_copied);
   return stats;
 }
 

@@ -79,7 +79,9 @@ std::vector<std::string> CaptureTriggerSql(const schema::Table& table, const sch
 Result<CaptureInfo> ReadCapture(Db& db) {
   CaptureInfo info;
   ASSIGN_OR_RETURN(auto has, db.QueryInt("SELECT count(*) FROM sqlite_schema WHERE name = '_slipway_meta'"));
-  if (!has || *has == 0) return Status(Code::kNotFound, "capture is not installed");
+  if (!has || *has == 0) {
+    return Status(Code::kNoCapture, "capture is not installed in this file: run `slipway snapshot` on it first");
+  }
   ASSIGN_OR_RETURN(auto id, db.QueryText("SELECT value FROM _slipway_meta WHERE key = 'migration_id'"));
   info.migration_id = id.value_or("");
   ASSIGN_OR_RETURN(auto history, db.QueryText("SELECT value FROM _slipway_meta WHERE key = 'history'"));

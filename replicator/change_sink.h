@@ -22,8 +22,9 @@ namespace slipway::replicator {
 struct RoundStats {
   int64_t changes = 0;   // captured changes in the range
   int64_t keys = 0;      // distinct keys touched
-  int64_t upserts = 0;   // rows written
-  int64_t deletes = 0;   // keys whose row is gone
+  int64_t upserts = 0;   // rows written (rows_copied included)
+  int64_t rows_copied = 0;  // rows written by whole-table copies (CopyWhole): no touched key of theirs
+  int64_t deletes = 0;   // touched keys whose row is gone
   int tables = 0;
   bool copy_path = false;
   bool more = false;     // the round was cut short: more changes were already waiting

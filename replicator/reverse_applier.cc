@@ -141,7 +141,7 @@ Result<Position> ReverseApplier::Round(const Position& from, RoundStats* stats, 
     // A change made while the round read (a column dropped after the check)
     // fails the read: name it rather than the query error.
     const Code code = applied.status().code();
-    if (code != Code::kRetryable && code != Code::kUnreachable && code != Code::kBlocked) {
+    if (!IsRetryable(code) && code != Code::kUnreachable && code != Code::kBlocked) {
       end_read();
       auto d = source_->CheckSchema();
       if (d.ok() && !d->changes.empty()) {

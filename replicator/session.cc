@@ -15,7 +15,8 @@ Status SetupSession(PgConn& conn, SessionRole role) {
       [[fallthrough]];
     case SessionRole::kApplier:
       RETURN_IF_ERROR(conn.Run("SET session_replication_role = replica").Annotate(
-          "the applier needs session_replication_role (superuser, or GRANT SET ON PARAMETER)"));
+          "the applier needs session_replication_role (a superuser, or on PostgreSQL 15+ "
+          "GRANT SET ON PARAMETER session_replication_role TO the role)"));
       break;
     case SessionRole::kReader:
       break;

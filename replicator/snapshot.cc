@@ -31,7 +31,9 @@ Status CheckJournalMode(Db& db, bool set_wal) {
                       "`sqlite3 FILE 'PRAGMA journal_mode=WAL'` while the app is stopped, or pass --set-wal");
   }
   ASSIGN_OR_RETURN(auto now, db.QueryText("PRAGMA journal_mode=WAL"));
-  if (now.value_or("") != "wal") return Status(Code::kRetryable, "could not switch the source to WAL (is it in use?)");
+  if (now.value_or("") != "wal") {
+    return Status(Code::kSourceBusy, "could not switch the source to WAL: another connection has it open");
+  }
   Logger("snapshot")->warn("switched the source database to WAL journal mode");
   return Status::Ok();
 }

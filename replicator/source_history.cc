@@ -106,7 +106,7 @@ Status BeginWrite(Db& db) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (true) {
     Status s = db.Exec("BEGIN IMMEDIATE");
-    if (s.ok() || s.code() != Code::kRetryable || std::chrono::steady_clock::now() > deadline) return s;
+    if (s.ok() || !IsRetryable(s.code()) || std::chrono::steady_clock::now() > deadline) return s;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
+#include <ctime>
 #include <mutex>
 #include <random>
 #include <set>
@@ -100,6 +101,7 @@ struct Stream::Impl {
   std::condition_variable ckpt_cv;
   bool ckpt_kick = false;  // guarded by ckpt_mu
   std::atomic<bool> ckpt_stop{false};
+  std::atomic<bool> error_outstanding{false};  // fig.last_error is set
   schema::Plan plan_snapshot;  // the plan as attached, for the validation thread
 
   Impl(StreamOptions opts, StreamFigures& f) : o(std::move(opts)), fig(f), watch(o.source_path) {}
@@ -120,6 +122,26 @@ struct Stream::Impl {
   void SetError(const std::string& e) {
     std::lock_guard<std::mutex> lock(fig.mu);
     fig.last_error = e;
+    fig.last_error_at = UtcNow();
+    error_outstanding = true;
+  }
+
+  // After a reconnect or a round that succeeded: the error is history.
+  void ClearError() {
+    if (!error_outstanding) return;
+    std::lock_guard<std::mutex> lock(fig.mu);
+    fig.recovered_error = std::move(fig.last_error);
+    fig.last_error.clear();
+    error_outstanding = false;
+  }
+
+  static std::string UtcNow() {
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
   }
 
   // Connects (or reconnects) to the target, takes the applier lock, and
@@ -138,9 +160,10 @@ struct Stream::Impl {
         if (retry > 0) log->info("target reachable again after {} attempts; resuming at seq={}", retry, applied);
         retry = 0;
         fig.connected = true;
+        ClearError();
         return Status::Ok();
       }
-      if (s.code() != Code::kRetryable && s.code() != Code::kUnreachable) return s;
+      if (!IsRetryable(s.code()) && s.code() != Code::kUnreachable) return s;
       fig.connected = false;
       ++fig.retries;
       SetError(s.message());
@@ -253,7 +276,7 @@ struct Stream::Impl {
         Status s = r.status();
         ++fig.errors;
         SetError(s.message());
-        if (s.code() == Code::kRetryable || s.code() == Code::kUnreachable) {
+        if (IsRetryable(s.code()) || s.code() == Code::kUnreachable) {
           log->warn("apply back failed ({}); reconnecting", s.message());
           RETURN_IF_ERROR(ConnectTarget());
           if (stop || !reverse) break;
@@ -332,7 +355,7 @@ struct Stream::Impl {
       if (!st.ok()) return st.status();
       st->Bind(1, applied).Bind(2, o.prune_batch);
       Status s = st->Run();
-      if (!s.ok()) return s.code() == Code::kRetryable ? Status::Ok() : s;  // the app holds the lock: later
+      if (!s.ok()) return IsRetryable(s.code()) ? Status::Ok() : s;  // the app holds the lock: later
       if (db.Changes() < o.prune_batch) {
         pruned_to = applied;
         break;
@@ -416,6 +439,7 @@ struct Stream::Impl {
 
   // The figures of one applied round.
   void RecordRound(const RoundStats& rs) {
+    ClearError();
     fig.rounds++;
     fig.changes_applied += rs.changes;
     fig.rows_written += rs.upserts;
@@ -627,7 +651,7 @@ struct Stream::Impl {
       auto r = Round();
       if (!r.ok() && r.status().code() == Code::kSchemaChanged && schema_watch->pending()) {
         Status s = CarryOver();
-        if (s.code() == Code::kRetryable) {
+        if (IsRetryable(s.code())) {
           log->warn("schema change not carried over yet ({}); retrying", s.message());
           watch.Wait(200);
           continue;
@@ -639,7 +663,7 @@ struct Stream::Impl {
         Status s = r.status();
         ++fig.errors;
         SetError(s.message());
-        if (s.code() == Code::kRetryable || s.code() == Code::kUnreachable) {
+        if (IsRetryable(s.code()) || s.code() == Code::kUnreachable) {
           log->warn("apply failed ({}); reconnecting", s.message());
           RETURN_IF_ERROR(ConnectTarget());
           if (stop) break;

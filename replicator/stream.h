@@ -66,7 +66,9 @@ struct StreamFigures {
   std::atomic<bool> paused{false};
   std::atomic<bool> connected{false};
   std::mutex mu;
-  std::string last_error;                  // guarded by mu
+  std::string last_error;                  // the error not yet recovered from, else empty; guarded by mu
+  std::string last_error_at;               // UTC time of the most recent error (kept after recovery); guarded by mu
+  std::string recovered_error;             // the most recent error once recovered from; guarded by mu
   std::string phase;                       // guarded by mu
   std::string direction;                   // "forward" or "reverse"; guarded by mu
 };

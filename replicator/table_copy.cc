@@ -303,7 +303,7 @@ Status RunPostData(PgConn& target, const std::string& pg_schema, const schema::D
   }
   auto r = target.Exec(d.sql);
   if (r.ok()) return Status::Ok();
-  if (r.status().code() == Code::kRetryable || !d.optional) {
+  if (IsRetryable(r.status().code()) || !d.optional) {
     return r.status().Annotate("table " + d.table + ": " + d.kind);
   }
   warnings->push_back("table " + d.table + ": " + d.kind + (d.name.empty() ? "" : " " + d.name) +

@@ -77,7 +77,7 @@ Status ValidateDdl(PgConn& conn, Plan* plan) {
         RETURN_IF_ERROR(conn.Run("RELEASE SAVEPOINT slipway_ddl"));
         continue;
       }
-      if (r.status().code() == Code::kRetryable) return r.status();
+      if (IsRetryable(r.status().code())) return r.status();
       RETURN_IF_ERROR(conn.Run("ROLLBACK TO SAVEPOINT slipway_ddl"));
       std::string err = r.status().message();
       if (err.rfind("query: ", 0) == 0) err = err.substr(7);

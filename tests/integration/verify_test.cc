@@ -12,6 +12,8 @@
 
 #include "common/pg.h"
 #include "common/sqlite.h"
+#include "cutover/verifier.h"
+#include "cutover/verify_report.h"
 #include "schema/codec.h"
 #include "schema/plan.h"
 #include "tests/harness/sqlite_fixture.h"
@@ -320,6 +322,72 @@ TEST_F(VerifyTest, ChangedAfterTheTargetPositionIsPending) {
   EXPECT_EQ(plain.exit_code, 1);
   EXPECT_EQ((*FindTable(plain.doc, "items"))["mismatched"], 2);
   EXPECT_EQ((*FindTable(plain.doc, "items"))["pending"], 0);
+}
+
+// The app writes between the verifier's two reads (a burst while the stream
+// applies): the report's row counts and buckets are those of the read its
+// keys and verdict come from, and the first read's are labelled as such.
+TEST_F(VerifyTest, CountsComeFromTheReadOfTheVerdict) {
+  std::string db = MakeSqlite(dir_, "many.db", kManyTypes);
+  Migrate(db);
+  Sqlite(db, R"sql(
+    CREATE TABLE _slipway_tables (tid INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+    CREATE TABLE _slipway_changelog (seq INTEGER PRIMARY KEY, tid INTEGER NOT NULL, k1, k2, k3, k4,
+      ts REAL NOT NULL DEFAULT (julianday('now')));
+    INSERT INTO _slipway_tables VALUES (1, 'items'), (2, 'pairs');
+    INSERT INTO _slipway_changelog (seq, tid, k1) VALUES (10, 1, 8), (11, 1, 5);
+    UPDATE items SET note = 'newer' WHERE id = 5;
+  )sql");
+  Pg("CREATE SCHEMA slipway;"
+     "CREATE TABLE slipway.tables (source_table text PRIMARY KEY, start_seq bigint);"
+     "CREATE TABLE slipway.migration (applied_seq bigint NOT NULL);"
+     "INSERT INTO slipway.tables VALUES ('items', 2), ('pairs', 2), ('log', 2), ('kv', 2);"
+     "INSERT INTO slipway.migration VALUES (10);");
+  auto plan = schema::LoadPlan(plan_path_);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  const schema::TableMapping* items = nullptr;
+  for (const auto& t : plan->tables) {
+    if (t.source == "items") items = &t;
+  }
+  ASSERT_NE(items, nullptr);
+  auto pg = PgConn::Connect(target_);
+  ASSERT_TRUE(pg.ok()) << pg.status().message();
+
+  cutover::VerifyOptions options;
+  int burst = 0;
+  options.between_reads = [&] {
+    ++burst;
+    // 200 new rows, captured after the target's position: pending, not wrong.
+    Sqlite(db, R"sql(
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200)
+      INSERT INTO items (id, note) SELECT 1000 + i, 'burst' FROM n;
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200)
+      INSERT INTO _slipway_changelog (seq, tid, k1) SELECT 11 + i, 1, 1000 + i FROM n;
+    )sql");
+  };
+  cutover::Verifier verifier(db, *pg, "public", options);
+  ASSERT_TRUE(verifier.Open().ok());
+  auto r = verifier.VerifyTable(*items);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(burst, 1) << "the first read found no difference to narrow down";
+
+  EXPECT_TRUE(r->Equal()) << cutover::RenderVerifyText({*r});
+  EXPECT_GE(r->pending, 1);
+  EXPECT_EQ(r->mismatched, 0);
+  EXPECT_EQ(r->source_rows, 500) << "source rows not from the read the verdict comes from";
+  EXPECT_EQ(r->target_rows, 300);
+  ASSERT_TRUE(r->first_read.has_value());
+  EXPECT_EQ(r->first_read->source_rows, 300);
+  EXPECT_EQ(r->first_read->target_rows, 300);
+  EXPECT_GE(r->first_read->differing_buckets, 1u);
+  EXPECT_GE(r->differing_buckets, r->first_read->differing_buckets);
+  EXPECT_GT(r->buckets_changed_between_reads, 0u) << "200 new rows all in the one bucket narrowed down";
+
+  const json j = cutover::VerifyToJson({*r});
+  const json& t = j["tables"][0];
+  EXPECT_EQ(t["source_rows"], 500);
+  EXPECT_EQ(t["first_read"]["source_rows"], 300);
+  EXPECT_EQ(t["buckets_changed_between_reads"], r->buckets_changed_between_reads);
 }
 
 TEST_F(VerifyTest, ValueThePlanCannotEncodeIsADifference) {
