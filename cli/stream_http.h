@@ -6,13 +6,16 @@
 #include <string>
 
 #include "common/status.h"
+#include "cutover/continuous_verifier.h"
 #include "replicator/stream.h"
 
 namespace slipway::cli {
 
 class StreamHttp {
  public:
-  static Result<std::unique_ptr<StreamHttp>> Start(const std::string& addr_port, replicator::Stream* stream);
+  // `verifier` may be null (no background verify).
+  static Result<std::unique_ptr<StreamHttp>> Start(const std::string& addr_port, replicator::Stream* stream,
+                                                   const cutover::ContinuousVerifier* verifier = nullptr);
   ~StreamHttp();
   uint16_t port() const;
 
@@ -22,8 +25,9 @@ class StreamHttp {
   std::unique_ptr<Impl> impl_;
 };
 
-// The stream's figures as JSON and as Prometheus text.
-std::string StreamStatusJson(replicator::StreamFigures& f);
-std::string StreamMetricsText(replicator::StreamFigures& f);
+// The stream's figures (and the background verifier's, when it runs) as
+// JSON and as Prometheus text.
+std::string StreamStatusJson(replicator::StreamFigures& f, const cutover::ContinuousVerifier* verifier = nullptr);
+std::string StreamMetricsText(replicator::StreamFigures& f, const cutover::ContinuousVerifier* verifier = nullptr);
 
 }  // namespace slipway::cli
