@@ -21,6 +21,7 @@ class ContinuousVerifyTest : public StreamTest {
     return StartStream(a);
   }
 
+
   PgConn Target() {
     auto pg = PgConn::Connect(target_);
     EXPECT_TRUE(pg.ok()) << pg.status().message();
@@ -246,7 +247,8 @@ TEST_F(ContinuousVerifyTest, CutoverAfterACleanPassSkipsTheFullVerifyButChecksTo
 // chunk's reads are pending and re-checked, not differences.
 TEST_F(ContinuousVerifyTest, NoFalseMismatchesUnderAConcurrentWriter) {
   ASSERT_NO_FATAL_FAILURE(InitAndSnapshot());
-  auto stream = StartVerifyingStream();
+  // Passes of a second or more: longer than the stream's once-a-second prune.
+  auto stream = StartStream({"--verify-rate", "3000", "--verify-chunk-rows", "50"});
   std::map<std::string, int64_t> passes;
   ASSERT_TRUE(WaitForCompletePasses(30000, &passes)) << Verify().dump() << stream->Err();
   Proc writer(SLIPWAY_CHANGE_WRITER, WriterArgs(8, 22, {"--big-rows", "3000", "--big-at", "40"}));
@@ -265,8 +267,25 @@ TEST_F(ContinuousVerifyTest, NoFalseMismatchesUnderAConcurrentWriter) {
     EXPECT_GT(t["last_complete_pass"]["pass"].get<int64_t>(), passes[t["table"]]) << t.dump();
   }
   ExpectWriterOk(writer.Wait(1000), writer.Out(), writer.Err());
+  // The changelog still holds every change after the oldest position the
+  // complete passes (read while the writer wrote) began at: what a cutover
+  // would check from.
+  int64_t from = INT64_MAX;
+  const json done = Verify()["tables"];
+  for (const auto& t : done) from = std::min(from, t["last_complete_pass"]["from_seq"].get<int64_t>());
+  EXPECT_LT(from, SqliteInt("SELECT max(seq) FROM _slipway_changelog"));
+  EXPECT_LE(SqliteInt("SELECT min(seq) FROM _slipway_changelog"), from + 1);
   ASSERT_TRUE(WaitForCompletePasses(30000, &passes)) << Verify().dump() << stream->Err();
   EXPECT_TRUE(Verify()["open_mismatches"].empty()) << Verify().dump();
+  // Passes that began after the last change let the stream prune it all.
+  ASSERT_TRUE(WaitForCompletePasses(30000, &passes)) << Verify().dump() << stream->Err();
+  ASSERT_TRUE(WaitForCompletePasses(30000, &passes)) << Verify().dump() << stream->Err();
+  int64_t left = -1;
+  for (int i = 0; i < 30 && left != 1; ++i) {
+    left = SqliteInt("SELECT count(*) FROM _slipway_changelog");
+    if (left != 1) Sleep(200);
+  }
+  EXPECT_EQ(left, 1) << "the newest changelog row is kept, every other one pruned";
   ASSERT_NO_FATAL_FAILURE(StopStream(*stream));
   EXPECT_EQ(stream->Err().find("mismatch:"), std::string::npos) << stream->Err();
   CatchUpAndVerify();
