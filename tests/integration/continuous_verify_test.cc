@@ -242,6 +242,29 @@ TEST_F(ContinuousVerifyTest, CutoverAfterACleanPassSkipsTheFullVerifyButChecksTo
   EXPECT_EQ(ReadFile(flip), "DATABASE_URL=sqlite:///app.db\n");
 }
 
+// A pass that began before a schema change the stream carried over proves
+// nothing about the tables as they are now: the cutover runs its full verify
+// and says why.
+TEST_F(ContinuousVerifyTest, PassesBeforeASchemaChangeDoNotCount) {
+  ASSERT_NO_FATAL_FAILURE(InitAndSnapshot());
+  auto stream = StartVerifyingStream();
+  ASSERT_TRUE(WaitForCompletePasses(30000)) << Verify().dump() << stream->Err();
+  ASSERT_NO_FATAL_FAILURE(StopStream(*stream));
+  RunResult before = RunSlipway({"cutover", "--source", db_, "--target", target_, "--dry-run", "--json"});
+  ASSERT_EQ(before.exit_code, 0) << before.out << before.err;
+  EXPECT_NE(before.out.find("full verify before the freeze skipped"), std::string::npos) << before.out;
+
+  ASSERT_NO_FATAL_FAILURE(WriteSource("ALTER TABLE tags ADD COLUMN note TEXT", {}, /*triggers=*/true));
+  RunResult carried = RunSlipway({"stream", "--source", db_, "--target", target_, "--until-caught-up"});
+  ASSERT_EQ(carried.exit_code, 0) << carried.out << carried.err;
+  const json tables = Verify()["tables"];
+  for (const auto& t : tables) EXPECT_FALSE(t["last_complete_pass"]["current"].get<bool>()) << t.dump();
+  RunResult after = RunSlipway({"cutover", "--source", db_, "--target", target_, "--dry-run", "--json"});
+  ASSERT_EQ(after.exit_code, 0) << after.out << after.err;
+  EXPECT_EQ(after.out.find("skipped"), std::string::npos) << after.out;
+  EXPECT_NE(after.out.find("predates a schema change or a cutover"), std::string::npos) << after.out;
+}
+
 // Under a writer making every kind of change, the background verifier
 // completes passes and never reports a mismatch: keys changed after a
 // chunk's reads are pending and re-checked, not differences.
