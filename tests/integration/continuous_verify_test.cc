@@ -242,6 +242,25 @@ TEST_F(ContinuousVerifyTest, CutoverAfterACleanPassSkipsTheFullVerifyButChecksTo
   EXPECT_EQ(ReadFile(flip), "DATABASE_URL=sqlite:///app.db\n");
 }
 
+// The background verify pauses with the stream: while the pause file exists
+// it reads nothing, and it goes on once the file is gone.
+TEST_F(ContinuousVerifyTest, PausesWithTheStream) {
+  ASSERT_NO_FATAL_FAILURE(InitAndSnapshot());
+  const std::string pause = dir_ + "/pause";
+  { std::ofstream(pause) << ""; }
+  auto stream = StartVerifyingStream({"--pause-file", pause});
+  Sleep(2000);
+  json v = Verify();
+  ASSERT_TRUE(v.is_object()) << StatusJson().dump();
+  for (const auto& t : v["tables"]) {
+    EXPECT_EQ(t["pass_rows"].get<int64_t>(), 0) << t.dump();
+    EXPECT_TRUE(t["last_complete_pass"].is_null()) << t.dump();
+  }
+  std::remove(pause.c_str());
+  EXPECT_TRUE(WaitForCompletePasses(30000)) << Verify().dump() << stream->Err();
+  ASSERT_NO_FATAL_FAILURE(StopStream(*stream));
+}
+
 // A pass that began before a schema change the stream carried over proves
 // nothing about the tables as they are now: the cutover runs its full verify
 // and says why.
