@@ -375,6 +375,17 @@ Result<ChunkResult> ChunkVerifier::RowsChunk(const ChunkTable& t, const nlohmann
   }));
   out.rows = static_cast<int64_t>(src.size());
   out.end = out.rows < limit;
+  if (!out.end) {
+    // Nothing compares greater than NULL: the walk could not go on past such
+    // a key and would end early, as if the table were done.
+    for (const auto& v : src.back().key) {
+      if (v.type == SQLITE_NULL) {
+        return Status(Code::kConflict, "table \"" + t.table->source + "\" holds a key with NULL (" +
+                                           KeyText(src.back().frame, t.cols) +
+                                           "), which PostgreSQL cannot hold; the background verify cannot walk past it");
+      }
+    }
+  }
   if (!src.empty()) {
     out.after = KeyToJson(src.back().key);
     out.after_text = KeyText(src.back().frame, t.cols);
