@@ -13,6 +13,7 @@
 #include "common/pg.h"
 #include "common/redact.h"
 #include "common/sqlite.h"
+#include "cutover/verify_progress.h"
 #include "replicator/capture.h"
 #include "replicator/pg_state.h"
 #include "replicator/session.h"
@@ -120,6 +121,8 @@ int RunStatus(const std::vector<std::string>& argv) {
       }
       j["tables"] = t;
     }
+    auto verify = cutover::ReadVerifyProgress(*pg);
+    if (verify.ok() && verify->present) j["verify"] = cutover::VerifyProgressJson(*verify);
     if (capture.ok()) {
       auto newest = db->QueryInt("SELECT max(seq) FROM _slipway_changelog");
       int64_t n = newest.ok() ? newest->value_or(0) : 0;
@@ -201,6 +204,29 @@ int RunStatus(const std::vector<std::string>& argv) {
     for (const auto& t : j["tables"]) {
       std::printf("table       %-30s %-8s %lld rows copied\n", t["table"].get<std::string>().c_str(),
                   t["state"].get<std::string>().c_str(), static_cast<long long>(t["rows_copied"].get<int64_t>()));
+    }
+  }
+  if (j.contains("verify")) {
+    for (const auto& t : j["verify"]["tables"]) {
+      std::printf("verify      %-30s pass %lld", t["table"].get<std::string>().c_str(),
+                  static_cast<long long>(t["pass"].get<int64_t>()));
+      const std::string upto = t["verified_up_to"].get<std::string>();
+      std::printf(", %s up to %s (%lld rows)", t["walk"].get<std::string>() == "extras" ? "target keys" : "rows",
+                  upto.empty() ? "the start" : upto.c_str(), static_cast<long long>(t["pass_rows"].get<int64_t>()));
+      if (t["last_complete_pass"].is_object()) {
+        const auto& c = t["last_complete_pass"];
+        std::printf("; last complete pass %lld at %s (%.0f s ago)%s", static_cast<long long>(c["pass"].get<int64_t>()),
+                    c["completed_at"].get<std::string>().c_str(), c["age_s"].get<double>(),
+                    c["current"].get<bool>() ? "" : ", before a schema change or cutover");
+      } else {
+        std::printf("; no complete pass yet");
+      }
+      std::printf("\n");
+    }
+    for (const auto& mm : j["verify"]["open_mismatches"]) {
+      std::printf("MISMATCH    table %s %s: %s (since %s)\n", mm["table"].get<std::string>().c_str(),
+                  mm["key"].get<std::string>().c_str(), mm["what"].get<std::string>().c_str(),
+                  mm["found_at"].get<std::string>().c_str());
     }
   }
   if (code != 0) std::fprintf(stderr, "slipway: %s\n", problem.c_str());

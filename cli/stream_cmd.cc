@@ -2,6 +2,7 @@
 // (SIGINT/SIGTERM finish the batch in flight and exit 0) or, with
 // --until-caught-up, until the lag is zero.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include "cli/stream_http.h"
 #include "cli/target_option.h"
 #include "common/log.h"
+#include "cutover/continuous_verifier.h"
 #include "cutover/cutover.h"
 #include "replicator/stream.h"
 #include "replicator/target_privileges.h"
@@ -70,6 +72,11 @@ int RunStream(const std::vector<std::string>& argv) {
        "checkpoint the app's WAL once it holds this many frames (passive: never blocks the app), so that "
        "the app's commits need not (default 256, below SQLite's 1000; 0: leave checkpoints to the app)",
        "N"},
+      {"verify-rate", true,
+       "verify the copy in the background at up to this many rows/s while streaming forward, paused with the "
+       "stream (default 5000; 0: off)",
+       "ROWS"},
+      {"verify-chunk-rows", true, "rows per background verify chunk, each its own short read (default 500)", "N"},
       {"http", true, "serve /status, /metrics, POST /pause, /resume on ADDR:PORT (loopback)", "ADDR:PORT"},
       HttpAccessSpecs()[0],
       HttpAccessSpecs()[1],
@@ -96,6 +103,13 @@ int RunStream(const std::vector<std::string>& argv) {
   if (!ckpt.ok()) return Fail(ckpt.status());
   if (*ckpt < 0) return Fail(InvalidArgument("--wal-checkpoint-pages must be 0 or more"));
 
+  auto verify_rate = args->GetInt("verify-rate", 5000);
+  if (!verify_rate.ok()) return Fail(verify_rate.status());
+  if (*verify_rate < 0) return Fail(InvalidArgument("--verify-rate must be 0 or more"));
+  auto verify_chunk = args->GetInt("verify-chunk-rows", 500);
+  if (!verify_chunk.ok()) return Fail(verify_chunk.status());
+  if (*verify_chunk < 1) return Fail(InvalidArgument("--verify-chunk-rows must be 1 or more"));
+
   auto lp = OpenSource(*args);
   if (!lp.ok()) return Fail(lp.status());
   replicator::StreamOptions o;
@@ -116,7 +130,27 @@ int RunStream(const std::vector<std::string>& argv) {
     Status s = replicator::CheckReplicationRole(*pg);
     if (!s.ok()) return Fail(s);
   }
+  // The background verifier pauses with the stream: the pause file and
+  // POST /pause.
+  replicator::Stream* running_stream = nullptr;
+  std::unique_ptr<cutover::ContinuousVerifier> verifier;
+  if (*verify_rate > 0 && !o.until_caught_up) {
+    cutover::ContinuousVerifyOptions vo;
+    vo.source_path = *source;
+    vo.target_uri = *target;
+    vo.rows_per_second = static_cast<double>(*verify_rate);
+    vo.chunk_rows = *verify_chunk;
+    vo.max_cpu_percent = *cpu;
+    vo.paused = [&running_stream, pause_file = o.pause_file] {
+      struct stat st {};
+      if (!pause_file.empty() && ::stat(pause_file.c_str(), &st) == 0) return true;
+      return running_stream != nullptr && running_stream->figures().paused.load();
+    };
+    verifier = std::make_unique<cutover::ContinuousVerifier>(std::move(vo));
+    o.keep_changelog_after = [v = verifier.get()] { return v->KeepChangelogAfter(); };
+  }
   replicator::Stream stream(o);
+  running_stream = &stream;
   (*lp)->source = Db();  // the stream opens its own connection
 
   std::unique_ptr<HttpToken> token;
@@ -125,7 +159,7 @@ int RunStream(const std::vector<std::string>& argv) {
     auto t = HttpToken::FromArgs(*args, *source + ".slipway-stream-http-token");
     if (!t.ok()) return Fail(t.status());
     token = std::move(*t);
-    auto h = StreamHttp::Start(*addr, &stream, token->access());
+    auto h = StreamHttp::Start(*addr, &stream, token->access(), verifier.get());
     if (!h.ok()) return Fail(h.status());
     http = std::move(*h);
   }
@@ -134,8 +168,10 @@ int RunStream(const std::vector<std::string>& argv) {
   sa.sa_handler = OnSignal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  if (verifier) verifier->Start();
   Status s = stream.Run();
   g_stream = nullptr;
+  if (verifier) verifier->Stop();
   if (!s.ok()) return Fail(s);
   auto& f = stream.figures();
   std::printf("stream stopped: applied seq %lld, %lld changes in %lld rounds, lag %lld changes, %lld WAL checkpoints "

@@ -7,7 +7,7 @@
 
 namespace slipway::cli {
 
-std::string StreamStatusJson(replicator::StreamFigures& f) {
+std::string StreamStatusJson(replicator::StreamFigures& f, const cutover::ContinuousVerifier* verifier) {
   nlohmann::json j = {{"applied_seq", f.applied_seq.load()},   {"source_seq", f.source_seq.load()},
                       {"lag_changes", f.lag_changes.load()},   {"lag_ms", f.lag_ms.load()},
                       {"rounds", f.rounds.load()},             {"changes_applied", f.changes_applied.load()},
@@ -23,10 +23,43 @@ std::string StreamStatusJson(replicator::StreamFigures& f) {
   j["last_error"] = f.last_error;
   j["last_error_at"] = f.last_error_at;
   j["recovered_error"] = f.recovered_error;
+  if (verifier != nullptr) {
+    j["verify"] = cutover::VerifyProgressJson(verifier->Progress());
+    j["verify"]["running"] = verifier->running();
+  }
   return j.dump();
 }
 
-std::string StreamMetricsText(replicator::StreamFigures& f) {
+namespace {
+
+// The background verifier's figures, per table.
+void VerifyMetrics(const cutover::ContinuousVerifier& verifier, MetricsText& m) {
+  constexpr size_t kMaxMismatchSamples = 20;
+  const cutover::VerifyProgress p = verifier.Progress();
+  m.Family("slipway_verify_running", MetricType::kGauge,
+           "1 while the background verifier reads chunks (not paused, streaming forward).")
+      .Sample(verifier.running() ? 1 : 0);
+  m.Family("slipway_verify_open_mismatches", MetricType::kGauge,
+           "Keys the background verifier found different and not changed since.")
+      .Sample(static_cast<double>(p.mismatches.size()));
+  m.Family("slipway_verify_pass_rows", MetricType::kGauge, "Rows verified in the pass under way.");
+  for (const auto& t : p.tables) m.Sample({{"table", t.table}}, static_cast<double>(t.pass_rows));
+  m.Family("slipway_verify_complete_passes", MetricType::kGauge, "Complete background passes over the table.");
+  for (const auto& t : p.tables) m.Sample({{"table", t.table}}, static_cast<double>(t.completed_pass.value_or(0)));
+  m.Family("slipway_verify_last_pass_age_seconds", MetricType::kGauge,
+           "Seconds since the table's last complete background pass (absent before the first).");
+  for (const auto& t : p.tables) {
+    if (t.completed_pass) m.Sample({{"table", t.table}}, t.completed_age_s);
+  }
+  m.Family("slipway_verify_mismatch", MetricType::kGauge, "An open mismatch (at most 20 listed).");
+  for (size_t i = 0; i < p.mismatches.size() && i < kMaxMismatchSamples; ++i) {
+    m.Sample({{"table", p.mismatches[i].table}, {"key", p.mismatches[i].key_text}}, 1);
+  }
+}
+
+}  // namespace
+
+std::string StreamMetricsText(replicator::StreamFigures& f, const cutover::ContinuousVerifier* verifier) {
   MetricsText m;
   auto gauge = [&](const char* name, const char* help, double v) { m.Family(name, MetricType::kGauge, help).Sample(v); };
   auto counter = [&](const char* name, const char* help, double v) { m.Family(name, MetricType::kCounter, help).Sample(v); };
@@ -58,6 +91,7 @@ std::string StreamMetricsText(replicator::StreamFigures& f) {
   gauge("slipway_wal_frames", "Frames in the source's WAL at the stream's last look.", static_cast<double>(f.wal_frames));
   gauge("slipway_paused", "1 while an operator paused the stream.", f.paused ? 1 : 0);
   gauge("slipway_connected", "1 while the target is reachable.", f.connected ? 1 : 0);
+  if (verifier != nullptr) VerifyMetrics(*verifier, m);
   return std::move(m).Take();
 }
 
@@ -66,10 +100,11 @@ struct StreamHttp::Impl {
 };
 
 Result<std::unique_ptr<StreamHttp>> StreamHttp::Start(const std::string& addr_port, replicator::Stream* stream,
-                                                      HttpAccess access) {
+                                                      HttpAccess access,
+                                                      const cutover::ContinuousVerifier* verifier) {
   HttpHandlers h;
-  h.status_json = [stream] { return StreamStatusJson(stream->figures()); };
-  h.metrics_text = [stream] { return StreamMetricsText(stream->figures()); };
+  h.status_json = [stream, verifier] { return StreamStatusJson(stream->figures(), verifier); };
+  h.metrics_text = [stream, verifier] { return StreamMetricsText(stream->figures(), verifier); };
   h.set_paused = [stream](bool paused) { stream->SetPaused(paused); };
   ASSIGN_OR_RETURN(auto server, HttpServer::Start(addr_port, std::move(h), std::move(access)));
   auto out = std::unique_ptr<StreamHttp>(new StreamHttp());

@@ -8,14 +8,17 @@
 
 #include "cli/http_server.h"
 #include "common/status.h"
+#include "cutover/continuous_verifier.h"
 #include "replicator/stream.h"
 
 namespace slipway::cli {
 
 class StreamHttp {
  public:
+  // `verifier` may be null (no background verify).
   static Result<std::unique_ptr<StreamHttp>> Start(const std::string& addr_port, replicator::Stream* stream,
-                                                   HttpAccess access);
+                                                   HttpAccess access,
+                                                   const cutover::ContinuousVerifier* verifier = nullptr);
   ~StreamHttp();
   uint16_t port() const;
 
@@ -25,8 +28,9 @@ class StreamHttp {
   std::unique_ptr<Impl> impl_;
 };
 
-// The stream's figures as JSON and as Prometheus text.
-std::string StreamStatusJson(replicator::StreamFigures& f);
-std::string StreamMetricsText(replicator::StreamFigures& f);
+// The stream's figures (and the background verifier's, when it runs) as
+// JSON and as Prometheus text.
+std::string StreamStatusJson(replicator::StreamFigures& f, const cutover::ContinuousVerifier* verifier = nullptr);
+std::string StreamMetricsText(replicator::StreamFigures& f, const cutover::ContinuousVerifier* verifier = nullptr);
 
 }  // namespace slipway::cli

@@ -23,6 +23,7 @@
 #include "cutover/move.h"
 #include "cutover/uncaptured_check.h"
 #include "cutover/verifier.h"
+#include "cutover/verify_progress.h"
 #include "replicator/capture.h"
 #include "replicator/pg_state.h"
 #include "replicator/session.h"
@@ -92,6 +93,12 @@ class Cutover {
       return report_;
     }
     if (o_.resume) log_->info("nothing to resume: running the {} from the start", name_);
+    if (o_.direction == Direction::kForward) {
+      // A difference the stream's background verify found and has not seen
+      // go away is refused before anything is taken over or frozen.
+      ASSIGN_OR_RETURN(VerifyProgress progress, ReadVerifyProgress(pg_));
+      RETURN_IF_ERROR(CheckNoOpenMismatch(progress));
+    }
     // What the config will hold is known before anything is frozen.
     if (!o_.dry_run) {
       RETURN_IF_ERROR(move_->AppUrl().status());

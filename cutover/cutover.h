@@ -62,6 +62,10 @@ struct CutoverOptions {
   bool resume = false;
   bool abort = false;
   VerifyMode verify = VerifyMode::kChanged;
+  // Forward, kChanged: the full verify before the freeze is skipped when the
+  // stream's background verify completed a pass this recently
+  // (verify_progress.h, DecideVerifySkip); 0: never skipped.
+  int64_t verify_max_age_s = 300;
   int attempts = 3;           // freezes tried before giving up
 };
 

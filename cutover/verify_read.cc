@@ -55,45 +55,87 @@ schema::PgKind CompareColumns::KeyKind(size_t i) const {
   return rowid ? schema::PgKind::kBigint : key[i]->type.kind;
 }
 
-Status ReadSqliteTable(Db& db, const schema::TableMapping& t, const CompareColumns& cols, const RowFn& fn) {
-  std::string sql = "SELECT ";
+Result<std::vector<std::string>> SqliteKeyExprs(const schema::TableMapping& t, const CompareColumns& cols) {
+  std::vector<std::string> out;
   if (cols.rowid) {
     ASSIGN_OR_RETURN(std::string alias, RowidAlias(t));
-    sql += alias;
+    out.push_back(alias);
   } else {
-    for (size_t i = 0; i < cols.key.size(); ++i) sql += (i ? ", " : "") + QuoteSqliteIdent(cols.key[i]->source);
+    for (const auto* k : cols.key) out.push_back(QuoteSqliteIdent(k->source));
   }
+  return out;
+}
+
+Result<std::string> SqliteRowsSelect(const schema::TableMapping& t, const CompareColumns& cols) {
+  ASSIGN_OR_RETURN(std::vector<std::string> keys, SqliteKeyExprs(t, cols));
+  std::string sql = "SELECT ";
+  for (size_t i = 0; i < keys.size(); ++i) sql += (i ? ", " : "") + keys[i];
   for (const auto* m : cols.values) sql += ", " + QuoteSqliteIdent(m->source);
-  sql += " FROM " + QuoteSqliteIdent(t.source);
-  ASSIGN_OR_RETURN(Stmt st, db.Prepare(sql));
+  return sql + " FROM " + QuoteSqliteIdent(t.source);
+}
+
+void FrameSqliteRow(sqlite3_stmt* stmt, const CompareColumns& cols, RowFrame* frame) {
   const int nkey = cols.rowid ? 1 : static_cast<int>(cols.key.size());
+  frame->Clear();
+  for (int i = 0; i < nkey; ++i) {
+    frame->AddSqlite(schema::SqlValue::FromColumn(stmt, i), cols.rowid ? RowidMapping() : *cols.key[static_cast<size_t>(i)]);
+  }
+  frame->EndKey();
+  for (size_t i = 0; i < cols.values.size(); ++i) {
+    frame->AddSqlite(schema::SqlValue::FromColumn(stmt, nkey + static_cast<int>(i)), *cols.values[i]);
+  }
+}
+
+Status ReadSqliteTable(Db& db, const schema::TableMapping& t, const CompareColumns& cols, const RowFn& fn) {
+  ASSIGN_OR_RETURN(std::string sql, SqliteRowsSelect(t, cols));
+  ASSIGN_OR_RETURN(Stmt st, db.Prepare(sql));
   RowFrame frame;
   while (true) {
     ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    frame.Clear();
-    for (int i = 0; i < nkey; ++i) {
-      frame.AddSqlite(schema::SqlValue::FromColumn(st.get(), i), cols.rowid ? RowidMapping() : *cols.key[i]);
-    }
-    frame.EndKey();
-    for (size_t i = 0; i < cols.values.size(); ++i) {
-      frame.AddSqlite(schema::SqlValue::FromColumn(st.get(), nkey + static_cast<int>(i)), *cols.values[i]);
-    }
+    FrameSqliteRow(st.get(), cols, &frame);
     RETURN_IF_ERROR(fn(frame));
   }
   return Status::Ok();
 }
 
+std::vector<std::string> PgKeyColumns(const CompareColumns& cols) {
+  std::vector<std::string> out;
+  if (cols.rowid) {
+    out.push_back(QuotePgIdent(schema::kRowidColumn));
+  } else {
+    for (const auto* k : cols.key) out.push_back(QuotePgIdent(k->target));
+  }
+  return out;
+}
+
+std::string PgRowsSelect(const std::string& pg_schema, const schema::TableMapping& t, const CompareColumns& cols) {
+  std::string sql = "SELECT ";
+  const std::vector<std::string> keys = PgKeyColumns(cols);
+  for (size_t i = 0; i < keys.size(); ++i) sql += (i ? ", " : "") + keys[i];
+  for (const auto* m : cols.values) sql += ", " + QuotePgIdent(m->target);
+  return sql + " FROM " + QuotePgIdent(pg_schema) + "." + QuotePgIdent(t.target);
+}
+
+void FramePgRow(const PgResult& r, int row, const CompareColumns& cols, RowFrame* frame) {
+  const size_t nkey = cols.rowid ? 1 : cols.key.size();
+  const size_t width = nkey + cols.values.size();
+  frame->Clear();
+  for (size_t i = 0; i < width; ++i) {
+    if (i == nkey) frame->EndKey();
+    const schema::PgKind kind = i < nkey ? cols.KeyKind(i) : cols.values[i - nkey]->type.kind;
+    if (r.IsNull(row, static_cast<int>(i))) {
+      frame->AddNull();
+    } else {
+      frame->AddPg(r.Get(row, static_cast<int>(i)), kind);
+    }
+  }
+  if (width == nkey) frame->EndKey();
+}
+
 Status ReadPgTable(PgConn& conn, const std::string& pg_schema, const schema::TableMapping& t,
                    const CompareColumns& cols, const RowFn& fn) {
-  std::string sql = "COPY (SELECT ";
-  if (cols.rowid) {
-    sql += QuotePgIdent(schema::kRowidColumn);
-  } else {
-    for (size_t i = 0; i < cols.key.size(); ++i) sql += (i ? ", " : "") + QuotePgIdent(cols.key[i]->target);
-  }
-  for (const auto* m : cols.values) sql += ", " + QuotePgIdent(m->target);
-  sql += " FROM " + QuotePgIdent(pg_schema) + "." + QuotePgIdent(t.target) + ") TO STDOUT";
+  const std::string sql = "COPY (" + PgRowsSelect(pg_schema, t, cols) + ") TO STDOUT";
   RETURN_IF_ERROR(conn.Run(sql));
   const size_t nkey = cols.rowid ? 1 : cols.key.size();
   const size_t width = nkey + cols.values.size();

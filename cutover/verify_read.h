@@ -35,6 +35,23 @@ struct CompareColumns {
 // holds the read transaction (BEGIN ... COMMIT, never a write lock).
 Status ReadSqliteTable(Db& db, const schema::TableMapping& t, const CompareColumns& cols, const RowFn& fn);
 
+// For readers of part of a table (continuous_verifier.h): SQLite's
+// expressions for the key components (the rowid under a name no column
+// hides, or the key columns, quoted), and "SELECT <key>, <columns> FROM
+// <table>" for the caller to add WHERE / ORDER BY / LIMIT to.
+Result<std::vector<std::string>> SqliteKeyExprs(const schema::TableMapping& t, const CompareColumns& cols);
+Result<std::string> SqliteRowsSelect(const schema::TableMapping& t, const CompareColumns& cols);
+// Frames the current row of a statement prepared from SqliteRowsSelect.
+void FrameSqliteRow(sqlite3_stmt* stmt, const CompareColumns& cols, RowFrame* frame);
+
+// The same for PostgreSQL: the key columns, quoted, and "SELECT <key>,
+// <columns> FROM <schema>.<table>".
+std::vector<std::string> PgKeyColumns(const CompareColumns& cols);
+std::string PgRowsSelect(const std::string& pg_schema, const schema::TableMapping& t, const CompareColumns& cols);
+// Frames row `row` of a text-format result of a PgRowsSelect query.
+// REQUIRES: the session runs schema::kCanonicalSessionSql.
+void FramePgRow(const PgResult& r, int row, const CompareColumns& cols, RowFrame* frame);
+
 // COPY (SELECT key, columns FROM "schema"."table") TO STDOUT in text format.
 // REQUIRES: the session runs schema::kCanonicalSessionSql.
 Status ReadPgTable(PgConn& conn, const std::string& pg_schema, const schema::TableMapping& t,

@@ -82,3 +82,37 @@ ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS source_schema_hash text;
 -- does not hold and no trigger captured (cutover/uncaptured_check.h): the
 -- tables compared, the differing keys, shown by `slipway status`.
 ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS uncaptured_check jsonb;
+-- The stream's background verifier (cutover/continuous_verifier.h), per
+-- table: where the pass under way has got to and what the last complete
+-- pass proved. A chunk is read at min(source changelog head, target
+-- position): each key it compared is equal there, or changed after it.
+CREATE TABLE IF NOT EXISTS slipway.verify_progress (
+  source_table      text PRIMARY KEY,
+  pass              bigint NOT NULL DEFAULT 1,
+  -- 'rows': SQLite's rows in its key order; 'extras': PostgreSQL's keys in
+  -- its own order, for keys SQLite does not hold (tables not keyed by one integer).
+  walk              text NOT NULL DEFAULT 'rows',
+  after_key         jsonb,              -- the walk's last key (NULL: from the start)
+  after_text        text,
+  pass_started_at   timestamptz,
+  pass_from         bigint,             -- min over this pass's chunks of the position they were read at
+  pass_rows         bigint NOT NULL DEFAULT 0,
+  pass_stamp        text,               -- migration stamp (plan, schema, cutover cycle) at the pass's start
+  completed_pass    bigint,
+  completed_at      timestamptz,
+  completed_from    bigint,
+  completed_rows    bigint,
+  completed_stamp   text,
+  completed_seconds double precision,
+  updated_at        timestamptz NOT NULL DEFAULT now()
+);
+-- Keys the background verifier found different and not changed since.
+CREATE TABLE IF NOT EXISTS slipway.verify_mismatch (
+  source_table text NOT NULL,
+  key          jsonb NOT NULL,          -- the key as SQLite holds it (continuous_verifier.h)
+  key_text     text NOT NULL,
+  what         text NOT NULL,
+  found_at     timestamptz NOT NULL DEFAULT now(),
+  checked_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (source_table, key)
+);

@@ -346,18 +346,26 @@ struct Stream::Impl {
     return !o.pause_file.empty() && ::stat(o.pause_file.c_str(), &st) == 0;
   }
 
+  // Applied changelog rows up to here may go.
+  int64_t PruneLimit() const {
+    if (!o.keep_changelog_after) return applied;
+    const std::optional<int64_t> keep = o.keep_changelog_after();
+    return keep ? std::min(applied, *keep) : applied;
+  }
+
   Status Prune() {
+    const int64_t limit = PruneLimit();
     // Never the newest row: its seq keeps the numbering from going back.
     for (int i = 0; i < 8; ++i) {
       auto st = db.Prepare(
           "DELETE FROM _slipway_changelog WHERE seq IN (SELECT seq FROM _slipway_changelog WHERE seq <= ?1 AND seq < "
           "(SELECT max(seq) FROM _slipway_changelog) ORDER BY seq LIMIT ?2)");
       if (!st.ok()) return st.status();
-      st->Bind(1, applied).Bind(2, o.prune_batch);
+      st->Bind(1, limit).Bind(2, o.prune_batch);
       Status s = st->Run();
       if (!s.ok()) return IsRetryable(s.code()) ? Status::Ok() : s;  // the app holds the lock: later
       if (db.Changes() < o.prune_batch) {
-        pruned_to = applied;
+        pruned_to = limit;
         break;
       }
     }
@@ -674,8 +682,9 @@ struct Stream::Impl {
       pace.changes += *r;
       // Each prune takes the app's write lock: a full batch at a time, or
       // what is left once a second.
-      if (applied - pruned_to >= o.prune_batch ||
-          (applied > pruned_to && Clock::now() - last_prune >= std::chrono::seconds(1))) {
+      const int64_t prunable = PruneLimit();
+      if (prunable - pruned_to >= o.prune_batch ||
+          (prunable > pruned_to && Clock::now() - last_prune >= std::chrono::seconds(1))) {
         Status ps = Prune();
         if (!ps.ok()) log->warn("prune: {}", ps.message());
       }
@@ -699,7 +708,7 @@ struct Stream::Impl {
     }
     StopCheckpoints();
     if (fk_thread.joinable()) fk_thread.join();
-    if (applied > pruned_to) {
+    if (PruneLimit() > pruned_to) {
       Status ps = Prune();
       if (!ps.ok()) log->warn("prune: {}", ps.message());
     }

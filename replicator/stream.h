@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "common/pg.h"
@@ -43,6 +44,10 @@ struct StreamOptions {
   // ("cutover"/"rollback") and what it recorded (migration.move_options,
   // JSON). Unset: the stream waits for an operator's --resume or --abort.
   std::function<Status(const std::string& move, const std::string& move_options)> finish_interrupted;
+  // The oldest changelog position a background verifier still reads
+  // changes after (cutover/continuous_verifier.h): applied rows after it are
+  // not pruned. Unset or nullopt: prune everything applied.
+  std::function<std::optional<int64_t>()> keep_changelog_after;
 };
 
 // Figures of the running stream (read by status, HTTP, metrics).
