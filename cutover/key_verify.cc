@@ -38,11 +38,30 @@ std::string RowKey(const schema::TableMapping& tm, const replicator::TableSql& s
   return key;
 }
 
-std::string JoinRow(const std::vector<std::string>& canon) {
-  std::string joined;
-  for (const auto& c : canon) joined += c + kSep;
-  return joined;
+// The key as a message shows it: "id=5", "a='x', b=2", "rowid=7".
+std::string KeyText(const schema::TableMapping& tm, const replicator::TableSql& sql, const std::vector<std::string>& canon,
+                    const std::string& rowid) {
+  if (sql.rowid_keyed) return "rowid=" + rowid;
+  std::string key;
+  for (size_t k = 0; k < tm.key_source.size(); ++k) {
+    for (size_t c = 0; c < sql.column_index.size(); ++c) {
+      if (tm.columns[static_cast<size_t>(sql.column_index[c])].source == tm.key_source[k]) {
+        key += (k ? ", " : "") + tm.key_source[k] + "=" + canon[c];
+      }
+    }
+  }
+  return key;
 }
+
+std::string Shown(const std::string& canon) {
+  if (canon == "\\N") return "NULL";
+  return canon.size() > 80 ? "'" + canon.substr(0, 80) + "...'" : "'" + canon + "'";
+}
+
+struct KeyRow {
+  std::string key_text;
+  std::vector<std::string> canon;
+};
 
 }  // namespace
 
@@ -61,7 +80,7 @@ Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& tar
       for (const auto& k : tm.key_source) key_cols.push_back(tm.FindSource(k));
     }
     // Source: the touched keys and their current rows, canonical.
-    std::map<std::string, std::string> src_rows;  // canonical key -> canonical row
+    std::map<std::string, KeyRow> src_rows;  // canonical key -> the row
     std::vector<std::vector<schema::SqlValue>> keys;
     std::vector<std::string> key_storage;
     ASSIGN_OR_RETURN(Stmt ks, source.Prepare("SELECT DISTINCT " + KeyList(nkey) +
@@ -115,7 +134,8 @@ Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& tar
         Status s = schema::EncodeForPg(v, cm, &text);
         canon[c] = s.ok() ? schema::Canonical(text, cm) : "<" + s.message() + ">";
       }
-      src_rows[RowKey(tm, sql, canon, std::to_string(rows.Int(0)))] = JoinRow(canon);
+      const std::string rowid = std::to_string(rows.Int(0));
+      src_rows[RowKey(tm, sql, canon, rowid)] = KeyRow{KeyText(tm, sql, canon, rowid), canon};
     }
 
     // Target: the same keys, through a staging table of keys.
@@ -131,7 +151,7 @@ Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& tar
     std::string pg_select = "SELECT ";
     for (size_t i = 0; i < sql.pg_columns.size(); ++i) pg_select += (i ? ", " : "") + std::string("t.") + sql.pg_columns[i] + "::text";
     ASSIGN_OR_RETURN(PgResult r, target.Exec(pg_select + " FROM " + sql.pg_table + " t JOIN " + stage + " s ON " + sql.PgKeyJoin("t", "s")));
-    std::map<std::string, std::string> dst_rows;
+    std::map<std::string, KeyRow> dst_rows;
     const int pg_first = sql.rowid_keyed ? 1 : 0;
     for (int i = 0; i < r.Rows(); ++i) {
       std::vector<std::string> canon(sql.column_index.size());
@@ -140,18 +160,23 @@ Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& tar
         canon[c] = r.IsNull(i, col) ? "\\N"
                                      : schema::Canonical(r.Get(i, col), tm.columns[static_cast<size_t>(sql.column_index[c])]);
       }
-      dst_rows[RowKey(tm, sql, canon, r.Str(i, 0))] = JoinRow(canon);
+      dst_rows[RowKey(tm, sql, canon, r.Str(i, 0))] = KeyRow{KeyText(tm, sql, canon, r.Str(i, 0)), canon};
     }
     for (const auto& [k, row] : src_rows) {
       auto it = dst_rows.find(k);
       if (it == dst_rows.end()) {
-        out.push_back({tm.source, k, "missing in target"});
-      } else if (it->second != row) {
-        out.push_back({tm.source, k, "different: source " + row + " target " + it->second});
+        out.push_back({tm.source, row.key_text, "missing in target"});
+        continue;
+      }
+      for (size_t c = 0; c < row.canon.size(); ++c) {
+        if (row.canon[c] == it->second.canon[c]) continue;
+        out.push_back({tm.source, row.key_text,
+                       "different: column " + tm.columns[static_cast<size_t>(sql.column_index[c])].source + ": source " +
+                           Shown(row.canon[c]) + ", target " + Shown(it->second.canon[c])});
       }
     }
     for (const auto& [k, row] : dst_rows) {
-      if (src_rows.count(k) == 0) out.push_back({tm.source, k, "extra in target"});
+      if (src_rows.count(k) == 0) out.push_back({tm.source, row.key_text, "extra in target"});
     }
   }
   return out;

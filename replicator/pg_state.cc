@@ -4,7 +4,32 @@
 
 namespace slipway::replicator {
 
-Status EnsureStateSchema(PgConn& conn) { return conn.Run(sql::pg_state); }
+namespace {
+
+// Which pg_state.sql made the schema: FNV-1a of its text, kept as the
+// schema's comment.
+std::string StateVersion() {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : std::string_view(sql::pg_state)) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return "slipway state " + std::to_string(h);
+}
+
+}  // namespace
+
+Status EnsureStateSchema(PgConn& conn) {
+  // Once the schema is current, nothing is run: its ALTER TABLEs would take
+  // ACCESS EXCLUSIVE locks on the state tables at every attach, and wait
+  // for (or deadlock with) a verify reading them.
+  const std::string version = StateVersion();
+  ASSIGN_OR_RETURN(PgResult r, conn.Exec("SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace "
+                                         "WHERE nspname = 'slipway'"));
+  if (r.Rows() == 1 && !r.IsNull(0, 0) && r.Str(0, 0) == version) return Status::Ok();
+  RETURN_IF_ERROR(conn.Run(sql::pg_state));
+  return conn.Run("COMMENT ON SCHEMA slipway IS " + QuotePgLiteral(version));
+}
 
 Result<std::optional<MigrationRow>> ReadMigration(PgConn& conn) {
   ASSIGN_OR_RETURN(PgResult exists, conn.Exec("SELECT to_regclass('slipway.migration') IS NOT NULL"));

@@ -88,6 +88,7 @@ struct Stream::Impl {
   bool wal_mode = false;  // the source is in WAL mode: there is a WAL to checkpoint
   bool reverse = false;   // after the cutover: PostgreSQL -> SQLite
   bool handed_over = false;  // the last run ended because a cutover/rollback took over
+  bool move_holds_role = false;  // the attach found a cutover/rollback holding the applier's role
   // Reverse direction state.
   std::optional<Db> sink_db;
   std::unique_ptr<ReverseApplier> reverse_applier;
@@ -202,6 +203,10 @@ struct Stream::Impl {
     ASSIGN_OR_RETURN(PgResult lock, pg->ExecParams("SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
                                                    {"slipway:" + migration_id}));
     if (lock.Get(0, 0) != "t") {
+      // A cutover or rollback that asked for the role took it in the moment
+      // between the hand-back and this attach: wait for it again.
+      ASSIGN_OR_RETURN(PgResult asked, pg->Exec("SELECT handover_requested FROM slipway.migration"));
+      move_holds_role = asked.Rows() == 1 && asked.Get(0, 0) == "t";
       return Status(Code::kConflict, "another slipway applier is running for this migration");
     }
     ASSIGN_OR_RETURN(history, AttachSourceHistory(db, *pg, o.source_path));
@@ -560,7 +565,13 @@ struct Stream::Impl {
     // cutover or a rollback (which take the applier's role for a moment)
     // the stream follows the move in the other direction.
     while (!stop) {
-      RETURN_IF_ERROR(ConnectTarget());
+      move_holds_role = false;
+      Status connected = ConnectTarget();
+      if (!connected.ok() && move_holds_role) {
+        RETURN_IF_ERROR(WaitForHandback());
+        continue;
+      }
+      RETURN_IF_ERROR(connected);
       if (stop) break;
       handed_over = false;
       RETURN_IF_ERROR(reverse ? RunReverse() : RunForward());

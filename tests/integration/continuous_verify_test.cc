@@ -239,7 +239,7 @@ TEST_F(ContinuousVerifyTest, CutoverAfterACleanPassSkipsTheFullVerifyButChecksTo
   // `items` holds TEXT: a postponed cutover verifies it whole again at its
   // release, before the freeze; either check names the key.
   const bool in_freeze =
-      cut.Err().find("verification inside the freeze: table items " + std::to_string(id) + " different") !=
+      cut.Err().find("verification inside the freeze: table items id=" + std::to_string(id) + " different") !=
       std::string::npos;
   const bool at_release =
       cut.Err().find("verification at the release found 1 differing keys in table items (e.g. id=" +
