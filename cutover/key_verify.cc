@@ -126,7 +126,7 @@ Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& tar
           continue;
         }
         const auto& cm = tm.columns[static_cast<size_t>(sql.column_index[c])];
-        if (!schema::KindComesBack(v, cm)) {
+        if (LosesKind(v, cm)) {
           canon[c] = "<" + KindLost(v, cm) + ">";
           continue;
         }

@@ -64,7 +64,28 @@ bool EncodesCanonically(const schema::SqlValue& v, const schema::ColumnMapping& 
   }
 }
 
+// An INTEGER or REAL in a column of a numeric type: PostgreSQL holds the
+// number, and the plan reported the column's widening. Only a value that
+// lands as another family (a number as text or bytes, text as a number) has
+// lost its kind.
+bool SameNumber(const schema::SqlValue& v, const schema::ColumnMapping& col) {
+  if (v.type != SQLITE_INTEGER && v.type != SQLITE_FLOAT) return false;
+  switch (col.type.kind) {
+    case schema::PgKind::kSmallint:
+    case schema::PgKind::kInteger:
+    case schema::PgKind::kBigint:
+    case schema::PgKind::kDouble:
+    case schema::PgKind::kReal4:
+    case schema::PgKind::kNumeric: return true;
+    default: return false;
+  }
+}
+
 }  // namespace
+
+bool LosesKind(const schema::SqlValue& v, const schema::ColumnMapping& col) {
+  return !schema::KindComesBack(v, col) && !SameNumber(v, col);
+}
 
 std::string KindLost(const schema::SqlValue& v, const schema::ColumnMapping& col) {
   return std::string(schema::StorageClassName(v.type)) + " " + schema::DescribeValue(v) + " (" + col.type.Sql() +
@@ -133,7 +154,7 @@ void RowFrame::AddSqlite(const schema::SqlValue& v, const schema::ColumnMapping&
     AddNull();
     return;
   }
-  if (!schema::KindComesBack(v, col)) {
+  if (LosesKind(v, col)) {
     Begin(Tag::kKind);
     buf_.append(KindLost(v, col));
     Finish();

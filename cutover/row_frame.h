@@ -20,6 +20,11 @@
 
 namespace slipway::cutover {
 
+// Whether a SQLite value lands in PostgreSQL as another kind of value: a
+// number as text or bytes, text as a number (schema::KindComesBack), but not
+// an INTEGER or REAL in a column of a numeric type, which holds the number.
+bool LosesKind(const schema::SqlValue& v, const schema::ColumnMapping& col);
+
 // How a SQLite value whose storage class the column's type cannot keep is
 // shown: "INTEGER 7 (bytea keeps only its text: its kind is lost)".
 std::string KindLost(const schema::SqlValue& v, const schema::ColumnMapping& col);

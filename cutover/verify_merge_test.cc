@@ -168,6 +168,24 @@ TEST(VerifyRowFrameTest, KindTheTypeCannotKeepIsADifference) {
   EXPECT_EQ(HashRow(blob_side).row, HashRow(pg_side).row);
 }
 
+// An untyped column of integers and reals widened to double precision holds
+// the same numbers: equal (the plan reports the widening and its rollback
+// risk).
+TEST(VerifyRowFrameTest, NumbersInANumericColumnKeepTheirKind) {
+  schema::ColumnMapping dbl;
+  dbl.type.kind = PgKind::kDouble;
+  dbl.affinity = schema::Affinity::kBlob;
+  dbl.repr = schema::Repr::kNative;
+  schema::SqlValue seven;
+  seven.type = SQLITE_INTEGER;
+  seven.i = 7;
+  RowFrame sqlite_side, pg_side;
+  sqlite_side.AddSqlite(seven, dbl);
+  pg_side.AddPg("7", PgKind::kDouble);
+  EXPECT_EQ(HashRow(sqlite_side).row, HashRow(pg_side).row);
+
+}
+
 TEST(VerifyRowFrameTest, ChangelogKeyIsTheFirstFourKeyComponents) {
   RowFrame f;
   for (int i = 0; i < 6; ++i) f.AddPg(std::to_string(i), PgKind::kBigint);
