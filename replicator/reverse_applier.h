@@ -41,7 +41,7 @@ class ReverseApplier {
   // transactions; 0: everything) — and stores its position in SQLite, in
   // one SQLite transaction. Returns the new position (== from when nothing
   // was pending).
-  static constexpr int64_t kRoundChanges = 10000;
+  static constexpr int64_t kRoundChanges = 50000;
   Result<Position> Round(const Position& from, RoundStats* stats, int64_t max_changes = kRoundChanges);
 
   PgChangelogSource& source() { return *source_; }
