@@ -62,6 +62,14 @@ int RunVerify(const std::vector<std::string>& argv) {
 
   auto log = Logger("verify");
   std::vector<cutover::TableReport> reports;
+  int64_t planned = 0;
+  size_t selected = 0;
+  for (const auto& t : plan.tables) {
+    if (!schema::Selected(t.source, *selection)) continue;
+    planned += t.rows;
+    ++selected;
+  }
+  cutover::VerifyRunProgress progress(planned, selected);
   for (const auto& t : plan.tables) {
     // A saved plan holds every table it was made for; --tables narrows it.
     if (!schema::Selected(t.source, *selection)) continue;
@@ -71,6 +79,7 @@ int RunVerify(const std::vector<std::string>& argv) {
       log->info("verified table={} rows={} equal={} pending={} seconds={:.2f}", t.source, r->source_rows,
                 r->Equal(), r->pending, r->seconds);
     }
+    log->info("{}", progress.Done(*r));
     reports.push_back(std::move(*r));
   }
   if (args->Has("json")) {

@@ -82,22 +82,8 @@ class ForwardMove : public Move {
     // Everything, once, while the app still writes: keys that differ only
     // because they changed after the target's position are pending, and are
     // checked again inside the freeze with every other key touched since.
-    const auto t0 = std::chrono::steady_clock::now();
     verified_seq_ = applied_;
-    ASSIGN_OR_RETURN(PgConn vconn, PgConn::Connect(c_.o.target_uri));
-    Verifier v(c_.o.source_path, vconn, c_.plan.options.pg_schema, VerifyOptions{});
-    RETURN_IF_ERROR(v.Open());
-    for (const auto& tm : c_.plan.tables) {
-      ASSIGN_OR_RETURN(TableReport r, v.VerifyTable(tm));
-      if (!r.Equal()) {
-        std::string first = r.keys.empty() ? "" : " (e.g. " + r.keys[0].key + ")";
-        return Status(Code::kMismatch, "verification before the freeze found " + std::to_string(r.mismatched) +
-                                           " differing keys in table " + tm.source + first + "; not cutting over");
-      }
-    }
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    report->notes.push_back("full verify before the freeze: " + std::to_string(s) + " s");
-    return Status::Ok();
+    return VerifyBeforeFreeze(c_, c_.plan, VerifyOptions{}, report);
   }
 
   Result<int64_t> ApplyRound() override {

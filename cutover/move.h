@@ -15,6 +15,7 @@
 #include "cutover/cutover.h"
 #include "cutover/freeze_budget.h"
 #include "cutover/key_verify.h"
+#include "cutover/verifier.h"
 #include "schema/plan.h"
 
 namespace slipway::cutover {
@@ -75,6 +76,12 @@ class Move {
   // Undoes an interrupted move after its fence: the from-side live again.
   virtual Status Abort() = 0;
 };
+
+// The full verify before a freeze, while the app still writes: every table
+// of `plan` the move replicates, one progress line each in the log, stopping
+// at the first that differs (kMismatch: nothing is frozen). Notes its time.
+Status VerifyBeforeFreeze(const MoveContext& c, const schema::Plan& plan, VerifyOptions options,
+                          CutoverReport* report);
 
 // `--verify full` inside the freeze: every table of both sides, on a
 // connection of its own bounded by the freeze's budget. With

@@ -66,27 +66,12 @@ class ReverseMove : public Move {
     // holds exactly pos_ (nothing else writes it), so a key that differs only
     // because a transaction after pos_ changed it is pending, and is checked
     // again inside the freeze with every other key touched since.
-    const auto t0 = std::chrono::steady_clock::now();
     verified_ = pos_;
-    ASSIGN_OR_RETURN(PgConn vconn, PgConn::Connect(c_.o.target_uri));
     VerifyOptions vo;
     vo.pending_keys = [this](PgConn& conn, const schema::TableMapping& t, const CompareColumns& cols) {
       return ReadPgChangedKeys(conn, cols, c_.tids.at(t.source), verified_.snapshot);
     };
-    Verifier v(c_.o.source_path, vconn, c_.plan.options.pg_schema, vo);
-    RETURN_IF_ERROR(v.Open());
-    for (const auto& tm : applier_->plan().tables) {
-      if (c_.tids.count(tm.source) == 0) continue;
-      ASSIGN_OR_RETURN(TableReport r, v.VerifyTable(tm));
-      if (!r.Equal()) {
-        std::string first = r.keys.empty() ? "" : " (e.g. " + r.keys[0].key + ")";
-        return Status(Code::kMismatch, "verification before the freeze found " + std::to_string(r.mismatched) +
-                                           " differing keys in table " + tm.source + first + "; not rolling back");
-      }
-    }
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    report->notes.push_back("full verify before the freeze: " + std::to_string(s) + " s");
-    return Status::Ok();
+    return VerifyBeforeFreeze(c_, applier_->plan(), std::move(vo), report);
   }
 
   Result<int64_t> ApplyRound() override {

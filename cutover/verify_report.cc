@@ -134,4 +134,18 @@ nlohmann::json VerifyToJson(const std::vector<TableReport>& reports) {
   return {{"equal", AllEqual(reports)}, {"tables", tables}};
 }
 
+std::string VerifyRunProgress::Done(const TableReport& r) {
+  ++done_tables_;
+  done_rows_ += std::max(r.source_rows, r.target_rows);
+  seconds_ += r.seconds;
+  const double rate = seconds_ > 0 ? static_cast<double>(done_rows_) / seconds_ : 0;
+  const int64_t total = std::max(planned_, done_rows_);
+  const double left = rate > 0 ? static_cast<double>(total - done_rows_) / rate : 0;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, " (%zu/%zu): %lld rows in %.1f s; %lld of %lld rows done, %.0f rows/s, about %.0f s left",
+                done_tables_, std::max(tables_, done_tables_), static_cast<long long>(std::max(r.source_rows, r.target_rows)),
+                r.seconds, static_cast<long long>(done_rows_), static_cast<long long>(total), rate, left);
+  return "table " + r.table + buf;
+}
+
 }  // namespace slipway::cutover

@@ -194,6 +194,9 @@ TEST_F(VerifyTest, EqualThenThreeDifferencesNamed) {
   VerifyRun ok = Verify(db);
   EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
   EXPECT_NE(ok.out.find("equal"), std::string::npos) << ok.out;
+  // One progress line per table: rows, rate, time left.
+  EXPECT_NE(ok.err.find("table items ("), std::string::npos) << ok.err;
+  EXPECT_NE(ok.err.find("rows/s, about "), std::string::npos) << ok.err;
   VerifyRun ok_plan = Verify(db, {"--plan", plan_path_, "--json"});
   ASSERT_EQ(ok_plan.exit_code, 0) << ok_plan.out << ok_plan.err;
   ASSERT_TRUE(ok_plan.doc.is_object()) << ok_plan.out;
