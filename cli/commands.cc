@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "cli/help_doc.h"
 #include "common/exit_codes.h"
 #include "common/log.h"
 #include "common/redact.h"
@@ -43,7 +44,7 @@ namespace {
 void PrintUsage(FILE* out) {
   std::fprintf(out, "usage: slipway COMMAND [OPTIONS]\n\ncommands:\n");
   for (const auto& c : Commands()) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
-  std::fprintf(out, "\nslipway COMMAND --help shows a command's options.\n");
+  std::fprintf(out, "\nslipway COMMAND --help shows a command's options; slipway help --man COMMAND its man page.\n");
 }
 
 }  // namespace
@@ -55,6 +56,7 @@ int Main(int argc, char** argv) {
   ScrubArgv(argc, argv);
   const char* level = std::getenv("SLIPWAY_LOG");
   SetupLogging(level != nullptr ? level : "info", false);
+  if (args.size() > 1 && args[0] == "help") return RunHelp(std::vector<std::string>(args.begin() + 1, args.end()));
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     PrintUsage(args.empty() ? stderr : stdout);
     return args.empty() ? static_cast<int>(ExitCode::kUsage) : 0;
