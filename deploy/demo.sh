@@ -32,12 +32,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-# Bold headings only on a terminal that can show them, never with NO_COLOR.
-if [[ -t 1 && -z "${NO_COLOR:-}" && "${TERM:-dumb}" != dumb ]]; then
-  say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-else
-  say() { printf '\n== %s\n' "$*"; }
-fi
+source deploy/say.sh
 
 say "1. the app's SQLite database: race timing, $ROWS rows"
 DB=$WORK/app.db

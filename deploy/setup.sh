@@ -3,6 +3,7 @@
 # it into build/. Works as root, or as a user with sudo.
 #   deploy/setup.sh [TARGET...] install + build (everything, or only the named targets)
 #   SLIPWAY_SKIP_INSTALL=1     only build
+#   SLIPWAY_SKIP_BUILD=1       only install
 #   SLIPWAY_SETUP_TESTS=1      also what the tests need (deploy/test.sh sets it):
 #                              Chromium for the status page, dpkg-dev for the package
 set -euo pipefail
@@ -54,6 +55,7 @@ if [[ "${SLIPWAY_SKIP_INSTALL:-0}" != 1 ]]; then
   fi
 fi
 
+if [[ "${SLIPWAY_SKIP_BUILD:-0}" == 1 ]]; then exit 0; fi
 jobs=$(nproc 2>/dev/null || echo 2)
 echo "setup: building into build/ with $jobs jobs (a first build takes several minutes)" >&2
 cmake -S . -B build -DCMAKE_BUILD_TYPE="${SLIPWAY_BUILD_TYPE:-RelWithDebInfo}" -DSLIPWAY_WERROR=ON >/dev/null
