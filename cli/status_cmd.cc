@@ -330,6 +330,7 @@ int RunStatus(const std::vector<std::string>& argv) {
       {"target", true, "PostgreSQL connection URI (or --target-file, or SLIPWAY_TARGET)", "URI"},
       TargetFileSpec(),
       {"json", false, "print one JSON document (with --watch: one a line)"},
+      {"full", false, "the full report on a terminal too (what a file or a pipe gets)"},
       {"watch", false, "print again every --interval until interrupted; on a terminal, redraw in place"},
       {"interval", true, "how often --watch reads again (default 2s)", "DURATION"},
       {"help", false, "show this help"},
@@ -337,7 +338,7 @@ int RunStatus(const std::vector<std::string>& argv) {
   auto args = Args::Parse(argv, specs);
   if (!args.ok()) return Fail(args.status());
   if (args->Has("help")) {
-    PrintHelp("status", "slipway status --source FILE --target URI [--json] [--watch [--interval 2s]]", specs);
+    PrintHelp("status", "slipway status --source FILE --target URI [--json|--full] [--watch [--interval 2s]]", specs);
     return 0;
   }
   if (Status t = ResolveTarget(*args, TargetEnv::kUse); !t.ok()) return Fail(t);
@@ -349,7 +350,7 @@ int RunStatus(const std::vector<std::string>& argv) {
   if (!interval.ok()) return Fail(interval.status());
   if (*interval < 100) return Fail(InvalidArgument("--interval must be 100ms or more"));
   const bool json_out = args->Has("json");
-  const bool terminal = ::isatty(STDOUT_FILENO) == 1 && !json_out;
+  const bool terminal = ::isatty(STDOUT_FILENO) == 1 && !json_out && !args->Has("full");
   const bool redraw = terminal && args->Has("watch") && CanRedraw();
   for (;;) {
     auto r = Collect(*source, *target);

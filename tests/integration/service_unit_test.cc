@@ -119,6 +119,21 @@ TEST(ServiceUnit, RestartStopsOnlyWhereAnOperatorMustDecide) {
   const std::string exec = Setting(unit, "ExecStart");
   EXPECT_EQ(exec.find("--target"), std::string::npos) << "the target stays off the command line: " << exec;
   EXPECT_EQ(exec.find("SLIPWAY_TARGET"), std::string::npos) << exec;
+
+  // Where systemd is installed, its own parser reads the unit: no key it
+  // does not know (a misspelt hardening option would be ignored silently).
+  if (::access("/usr/bin/systemd-analyze", X_OK) == 0) {
+    const std::string dir = TempDir();
+    const std::string path = dir + "/slipway-stream@.service";
+    {
+      std::ofstream out(path);
+      out << std::regex_replace(unit, std::regex("@SLIPWAY_BINDIR@"),
+                                std::filesystem::path(SLIPWAY_BINARY).parent_path().string());
+    }
+    RunResult verify = RunProgram("/usr/bin/systemd-analyze", {"verify", "--man=no", dir + "/slipway-stream@move1.service"});
+    EXPECT_EQ(verify.err.find("Unknown"), std::string::npos) << verify.err;
+    EXPECT_EQ(verify.err.find("ignoring"), std::string::npos) << verify.err;
+  }
 }
 
 class ServiceUnitTest : public StreamTest {};

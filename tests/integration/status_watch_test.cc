@@ -75,6 +75,11 @@ TEST_F(StatusWatchTest, TerminalViewRedrawsAndPlainElsewhere) {
   EXPECT_EQ(once.find('\033'), std::string::npos) << once;
   EXPECT_NE(once.find("phase       streaming"), std::string::npos) << once;
 
+  // --full: the plain report on a terminal too.
+  std::string full = RunOnTerminal({"status", "--source", db_, "--full"}, {target_env, "TERM=xterm"}, 1500);
+  EXPECT_NE(full.find("position    applied "), std::string::npos) << full;
+  EXPECT_EQ(full.find("phase       streaming, SQLite"), std::string::npos) << full;
+
   // TERM=dumb: frames one after another, never an escape code.
   std::string dumb = RunOnTerminal(args, {target_env, "TERM=dumb"}, 800);
   EXPECT_EQ(dumb.find('\033'), std::string::npos) << dumb;
