@@ -34,8 +34,26 @@ const std::vector<Command>& Commands() {
   return kCommands;
 }
 
+namespace {
+
+// The command Main() is running, for the hint on a usage error.
+const char* g_command = nullptr;
+
+bool IsOptionError(const std::string& message) {
+  for (const char* start : {"unknown option ", "unexpected argument ", "option --", "missing required option "}) {
+    if (message.rfind(start, 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int Fail(const Status& s) {
-  std::fprintf(stderr, "slipway: error: %s\n", s.message().c_str());
+  std::string hint;
+  if (g_command != nullptr && s.code() == Code::kInvalidArgument && IsOptionError(s.message())) {
+    hint = std::string(" (see slipway ") + g_command + " --help)";
+  }
+  std::fprintf(stderr, "slipway: error: %s%s\n", s.message().c_str(), hint.c_str());
   return ExitCodeFor(s.code());
 }
 
@@ -67,7 +85,13 @@ int Main(int argc, char** argv) {
   }
   for (const auto& c : Commands()) {
     if (args[0] == c.name) {
-      return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
+      g_command = c.name;
+      std::vector<std::string> rest(args.begin() + 1, args.end());
+      // -h is --help for every command, as it is for slipway itself.
+      for (auto& a : rest) {
+        if (a == "-h") a = "--help";
+      }
+      return c.run(rest);
     }
   }
   std::fprintf(stderr, "slipway: error: unknown command '%s' (see slipway --help)\n", args[0].c_str());

@@ -57,3 +57,25 @@ TEST(HelpDoc, RoffEscapesWhatManWouldReadAsRequests) {
 
 }  // namespace
 }  // namespace slipway::cli
+
+namespace slipway::cli {
+namespace {
+
+int MainWith(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return Main(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST(CommandLine, DashHIsHelpAndUsageErrorsPointToIt) {
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(MainWith({"slipway", "plan", "-h"}), 0);
+  EXPECT_EQ(::testing::internal::GetCapturedStdout().rfind("usage: slipway plan ", 0), 0u);
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(MainWith({"slipway", "status", "--bogus"}), 2);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(),
+            "slipway: error: unknown option --bogus (see slipway status --help)\n");
+}
+
+}  // namespace
+}  // namespace slipway::cli
