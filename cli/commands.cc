@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "cli/help_doc.h"
 #include "common/exit_codes.h"
 #include "common/log.h"
 #include "common/redact.h"
@@ -33,8 +34,26 @@ const std::vector<Command>& Commands() {
   return kCommands;
 }
 
+namespace {
+
+// The command Main() is running, for the hint on a usage error.
+const char* g_command = nullptr;
+
+bool IsOptionError(const std::string& message) {
+  for (const char* start : {"unknown option ", "unexpected argument ", "option --", "missing required option "}) {
+    if (message.rfind(start, 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int Fail(const Status& s) {
-  std::fprintf(stderr, "slipway: error: %s\n", s.message().c_str());
+  std::string hint;
+  if (g_command != nullptr && s.code() == Code::kInvalidArgument && IsOptionError(s.message())) {
+    hint = std::string(" (see slipway ") + g_command + " --help)";
+  }
+  std::fprintf(stderr, "slipway: error: %s%s\n", s.message().c_str(), hint.c_str());
   return ExitCodeFor(s.code());
 }
 
@@ -43,7 +62,7 @@ namespace {
 void PrintUsage(FILE* out) {
   std::fprintf(out, "usage: slipway COMMAND [OPTIONS]\n\ncommands:\n");
   for (const auto& c : Commands()) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
-  std::fprintf(out, "\nslipway COMMAND --help shows a command's options.\n");
+  std::fprintf(out, "\nslipway COMMAND --help shows a command's options; slipway help --man COMMAND its man page.\n");
 }
 
 }  // namespace
@@ -55,6 +74,7 @@ int Main(int argc, char** argv) {
   ScrubArgv(argc, argv);
   const char* level = std::getenv("SLIPWAY_LOG");
   SetupLogging(level != nullptr ? level : "info", false);
+  if (args.size() > 1 && args[0] == "help") return RunHelp(std::vector<std::string>(args.begin() + 1, args.end()));
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     PrintUsage(args.empty() ? stderr : stdout);
     return args.empty() ? static_cast<int>(ExitCode::kUsage) : 0;
@@ -65,7 +85,13 @@ int Main(int argc, char** argv) {
   }
   for (const auto& c : Commands()) {
     if (args[0] == c.name) {
-      return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
+      g_command = c.name;
+      std::vector<std::string> rest(args.begin() + 1, args.end());
+      // -h is --help for every command, as it is for slipway itself.
+      for (auto& a : rest) {
+        if (a == "-h") a = "--help";
+      }
+      return c.run(rest);
     }
   }
   std::fprintf(stderr, "slipway: error: unknown command '%s' (see slipway --help)\n", args[0].c_str());

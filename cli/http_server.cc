@@ -31,6 +31,11 @@ constexpr size_t kMaxLoggedChars = 120;
 constexpr std::string_view kDefaultHost = "127.0.0.1";
 
 constexpr std::string_view kJson = "application/json";
+constexpr std::string_view kHtml = "text/html; charset=utf-8";
+// The status page loads nothing from elsewhere: its script and style are
+// inline, and it may fetch only from this server.
+constexpr std::string_view kPagePolicy =
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:";
 constexpr std::string_view kPrometheus = "text/plain; version=0.0.4; charset=utf-8";
 constexpr std::string_view kText = "text/plain; charset=utf-8";
 
@@ -141,6 +146,7 @@ struct Response {
   std::string body;
   std::string_view allow;  // for 405
   bool ask_for_token = false;  // 401: adds WWW-Authenticate
+  std::string_view policy = {};  // Content-Security-Policy, when set
 };
 
 const char* Reason(int code) {
@@ -172,7 +178,7 @@ const char* Reason(int code) {
 
 Response Error(int code, std::string body) { return {code, kText, std::move(body) + "\n", {}}; }
 
-enum class Route { kStatus, kMetrics, kTarget, kPause, kResume, kRelease };
+enum class Route { kPage, kStatus, kMetrics, kTarget, kPause, kResume, kRelease };
 
 struct RouteSpec {
   std::string_view path;
@@ -181,7 +187,7 @@ struct RouteSpec {
 };
 
 constexpr RouteSpec kRoutes[] = {
-    {"/status", "GET", Route::kStatus},  {"/metrics", "GET", Route::kMetrics},
+    {"/", "GET", Route::kPage},          {"/status", "GET", Route::kStatus},  {"/metrics", "GET", Route::kMetrics},
     {"/target", "GET", Route::kTarget},  {"/pause", "POST", Route::kPause},
     {"/resume", "POST", Route::kResume}, {"/release", "POST", Route::kRelease},
 };
@@ -190,6 +196,12 @@ constexpr RouteSpec kRoutes[] = {
 Response Dispatch(const HttpHandlers& h, Route route) {
   auto unavailable = [] { return Error(503, "not available"); };
   switch (route) {
+    case Route::kPage: {
+      if (!h.page_html) return unavailable();
+      Response page{200, kHtml, h.page_html(), {}};
+      page.policy = kPagePolicy;
+      return page;
+    }
     case Route::kStatus:
       if (!h.status_json) return unavailable();
       return {200, kJson, h.status_json(), {}};
@@ -446,6 +458,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     out_ += "Content-Length: " + std::to_string(resp.body.size()) + "\r\n";
     if (!resp.allow.empty()) out_ += "Allow: " + std::string(resp.allow) + "\r\n";
     if (resp.ask_for_token) out_ += "WWW-Authenticate: Bearer\r\n";
+    if (!resp.policy.empty()) out_ += "Content-Security-Policy: " + std::string(resp.policy) + "\r\n";
     out_ += "Cache-Control: no-store\r\nConnection: close\r\n\r\n";
     out_ += resp.body;
     ArmDeadline(header_timeout_);

@@ -2,6 +2,7 @@
 // HttpServer: a small embedded HTTP/1.1 control and status endpoint for a
 // running migration (standalone Asio, one thread of its own).
 //
+//   GET  /         -> text/html, the status page    HttpHandlers::page_html
 //   GET  /status   -> application/json            HttpHandlers::status_json
 //   GET  /metrics  -> Prometheus text (0.0.4)      HttpHandlers::metrics_text
 //   GET  /target   -> text/plain, app's target URL HttpHandlers::target
@@ -46,6 +47,7 @@
 namespace slipway::cli {
 
 struct HttpHandlers {
+  std::function<std::string()> page_html;     // GET /, optional
   std::function<std::string()> status_json;   // GET /status
   std::function<std::string()> metrics_text;  // GET /metrics
   std::function<std::string()> target;        // GET /target, optional

@@ -179,6 +179,28 @@ TEST(HttpServer, ServesStatusMetricsAndTarget) {
   EXPECT_EQ(target.body, "postgresql://app@db/app\n");
 }
 
+TEST(HttpServer, ServesThePageWithAPolicyThatKeepsItSelfContained) {
+  Calls calls;
+  HttpHandlers h = FullHandlers(calls);
+  h.page_html = [] { return std::string("<!doctype html><p>page</p>"); };
+  auto server = StartOrDie(std::move(h));
+  ASSERT_TRUE(server);
+  Reply page = Request(server->port(), "GET", "/");
+  EXPECT_EQ(page.code, 200);
+  EXPECT_TRUE(page.HasHeader("Content-Type: text/html; charset=utf-8")) << page.head;
+  EXPECT_TRUE(page.HasHeader("Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; "
+                             "style-src 'unsafe-inline'; connect-src 'self'; img-src data:"))
+      << page.head;
+  EXPECT_EQ(page.body, "<!doctype html><p>page</p>");
+  EXPECT_EQ(Request(server->port(), "POST", "/").code, 405);
+  // Other answers carry no page policy.
+  EXPECT_EQ(Request(server->port(), "GET", "/status").head.find("Content-Security-Policy"), std::string::npos);
+
+  auto bare = StartOrDie(FullHandlers(calls));
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(Request(bare->port(), "GET", "/").code, 503);
+}
+
 TEST(HttpServer, PauseAndResumeCallTheHandler) {
   Calls calls;
   auto server = StartOrDie(FullHandlers(calls));

@@ -118,12 +118,4 @@ std::string RenderPlanReport(const schema::Plan& plan, const schema::SourceSchem
   return out;
 }
 
-void PrintHelp(const char* command, const char* usage, const std::vector<OptionSpec>& specs) {
-  std::printf("usage: %s\n\n%s options:\n", usage, command);
-  for (const auto& s : specs) {
-    std::string left = "--" + s.name + (s.takes_value ? " " + s.metavar : "");
-    std::printf("  %-28s %s\n", left.c_str(), s.help.c_str());
-  }
-}
-
 }  // namespace slipway::cli

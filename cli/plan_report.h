@@ -7,13 +7,11 @@
 #include <vector>
 
 #include "cli/args.h"
+#include "cli/help_doc.h"
 #include "schema/plan.h"
 
 namespace slipway::cli {
 
 std::string RenderPlanReport(const schema::Plan& plan, const schema::SourceSchema& source);
-
-// Prints a command's help from its option specs.
-void PrintHelp(const char* command, const char* usage, const std::vector<OptionSpec>& specs);
 
 }  // namespace slipway::cli

@@ -1,8 +1,16 @@
 // `slipway status`: where a migration stands, from both databases: phase,
 // positions, lag in changes and milliseconds, the applier's heartbeat and
-// figures. Reads only. A cutover or rollback that died after its fence (the
+// figures. Reads only. On a terminal a compact view (phase, lag, rate, how
+// long the backlog takes, last error), redrawn with --watch; otherwise the
+// full report as plain text. A cutover or rollback that died after its fence (the
 // app can write to neither database) is said first, and exits 8.
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -20,37 +28,29 @@
 
 namespace slipway::cli {
 
-int RunStatus(const std::vector<std::string>& argv) {
-  std::vector<OptionSpec> specs = {
-      {"source", true, "the SQLite database file", "FILE"},
-      {"target", true, "PostgreSQL connection URI (or --target-file, or SLIPWAY_TARGET)", "URI"},
-      TargetFileSpec(),
-      {"json", false, "print one JSON document"},
-      {"help", false, "show this help"},
-  };
-  auto args = Args::Parse(argv, specs);
-  if (!args.ok()) return Fail(args.status());
-  if (args->Has("help")) {
-    PrintHelp("status", "slipway status --source FILE --target URI [--json]", specs);
-    return 0;
-  }
-  if (Status t = ResolveTarget(*args, TargetEnv::kUse); !t.ok()) return Fail(t);
-  auto source = args->Require("source");
-  auto target = args->Require("target");
-  if (!source.ok()) return Fail(source.status());
-  if (!target.ok()) return Fail(target.status());
-  auto pg = PgConn::Connect(*target);
-  if (!pg.ok()) return Fail(pg.status());
+namespace {
+
+struct StatusReport {
+  nlohmann::json json;
+  int code = 0;           // exit code of what the report found
+  std::string problem;    // said on stderr when code != 0
+  std::string uncaptured_message;
+};
+
+// Reads both databases once. An error reaching either is the Status.
+Result<StatusReport> Collect(const std::string& source, const std::string& target) {
+  auto pg = PgConn::Connect(target);
+  if (!pg.ok()) return pg.status();
   Status s = replicator::SetupSession(*pg, replicator::SessionRole::kReader);
-  if (!s.ok()) return Fail(s);
+  if (!s.ok()) return s;
   auto m = replicator::ReadMigration(*pg);
-  if (!m.ok()) return Fail(m.status());
-  auto db = Db::Open(*source, Db::Mode::kReadOnly);
-  if (!db.ok()) return Fail(db.status());
+  if (!m.ok()) return m.status();
+  auto db = Db::Open(source, Db::Mode::kReadOnly);
+  if (!db.ok()) return db.status();
 
   nlohmann::json j;
-  j["source"] = *source;
-  j["target"] = RedactConninfo(*target);
+  j["source"] = source;
+  j["target"] = RedactConninfo(target);
   auto capture = replicator::ReadCapture(*db);
   j["capture_installed"] = capture.ok();
   if (!*m) {
@@ -141,8 +141,10 @@ int RunStatus(const std::vector<std::string>& argv) {
   }
   // A migration whose file has no capture cannot stream: the operator is
   // looking at the wrong file, or its capture was removed.
-  std::string problem, uncaptured_message;
-  int code = 0;
+  StatusReport r;
+  std::string& problem = r.problem;
+  std::string uncaptured_message;
+  int& code = r.code;
   if (j.contains("uncaptured")) {
     uncaptured_message = "the cutover found " + std::to_string(j["uncaptured"].value("differing_keys", int64_t{0})) +
                          " key(s) in the fenced SQLite file that PostgreSQL does not have (writes no trigger "
@@ -158,10 +160,14 @@ int RunStatus(const std::vector<std::string>& argv) {
     problem = uncaptured_message;
     code = ExitCodeFor(Code::kMismatch);
   }
-  if (args->Has("json")) {
-    std::printf("%s\n", j.dump(2).c_str());
-    return code;
-  }
+  r.uncaptured_message = uncaptured_message;
+  r.json = std::move(j);
+  return r;
+}
+
+// The full report, plain text: what `status` prints when not on a terminal.
+void PrintPlain(const StatusReport& r) {
+  const nlohmann::json& j = r.json;
   std::printf("migration   %s\nphase       %s\n", j.value("migration_id", "-").c_str(), j["phase"].get<std::string>().c_str());
   if (j.value("direction", "") == "reverse") {
     std::printf("direction   PostgreSQL -> SQLite (changes made after the cutover flow back)");
@@ -176,7 +182,7 @@ int RunStatus(const std::vector<std::string>& argv) {
     std::printf("INTERRUPTED %s\n", j["interrupted"]["message"].get<std::string>().c_str());
   }
   if (j.contains("uncaptured")) {
-    std::printf("NOT CARRIED OVER %s\n", uncaptured_message.c_str());
+    std::printf("NOT CARRIED OVER %s\n", r.uncaptured_message.c_str());
     for (const auto& d : j["uncaptured"].value("differences", nlohmann::json::array())) {
       std::printf("  %s\n", d.get<std::string>().c_str());
     }
@@ -229,8 +235,144 @@ int RunStatus(const std::vector<std::string>& argv) {
                   mm["found_at"].get<std::string>().c_str());
     }
   }
-  if (code != 0) std::fprintf(stderr, "slipway: %s\n", problem.c_str());
-  return code;
+}
+
+// "35 ms", "4.2 s", "3 min", "2.5 h".
+std::string FormatDuration(double ms) {
+  char buf[32];
+  if (ms < 1000) {
+    std::snprintf(buf, sizeof(buf), "%.0f ms", ms);
+  } else if (ms < 60000) {
+    std::snprintf(buf, sizeof(buf), "%.1f s", ms / 1000);
+  } else if (ms < 3600000) {
+    std::snprintf(buf, sizeof(buf), "%.0f min", ms / 60000);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.1f h", ms / 3600000);
+  }
+  return buf;
+}
+
+std::string NowUtc() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%H:%M:%S UTC", &tm);
+  return buf;
+}
+
+// Redrawing needs a terminal that understands the escape codes.
+bool CanRedraw() {
+  const char* term = std::getenv("TERM");
+  return term != nullptr && *term != '\0' && std::string(term) != "dumb";
+}
+
+// The short view for a terminal: where the move stands and whether it is
+// keeping up. `refresh` says how often it is redrawn ("" once).
+void PrintCompact(const StatusReport& r, const std::string& refresh) {
+  const nlohmann::json& j = r.json;
+  std::printf("slipway status  %s -> %s", j.value("source", "").c_str(), j.value("target", "").c_str());
+  std::printf("   %s%s%s\n", NowUtc().c_str(), refresh.empty() ? "" : ", ", refresh.c_str());
+  const bool reverse = j.value("direction", "") == "reverse";
+  std::printf("phase       %s", j.value("phase", "none").c_str());
+  if (j.contains("direction")) std::printf(", %s", reverse ? "PostgreSQL -> SQLite" : "SQLite -> PostgreSQL");
+  std::printf("\n");
+  nlohmann::json figures = nlohmann::json::object();
+  bool running = false;
+  if (j.contains("applier")) {
+    running = j["applier"].value("running", false);
+    if (j["applier"].contains("figures") && j["applier"]["figures"].is_object()) figures = j["applier"]["figures"];
+  }
+  int64_t lag_changes = reverse ? figures.value("lag_changes", int64_t{0}) : j.value("lag_changes", int64_t{0});
+  double lag_ms = reverse ? figures.value("lag_ms", 0.0) : j.value("lag_ms", 0.0);
+  if (j.contains("lag_changes") || reverse) {
+    std::printf("lag         %lld changes, %s\n", static_cast<long long>(lag_changes), FormatDuration(lag_ms).c_str());
+  }
+  if (running) {
+    const double rate = figures.value("rate", 0.0);
+    std::printf("rate        %.0f changes/s", rate);
+    if (lag_changes == 0) {
+      std::printf(", caught up\n");
+    } else if (rate > 0) {
+      std::printf(", backlog clears in about %s\n", FormatDuration(1000.0 * static_cast<double>(lag_changes) / rate).c_str());
+    } else {
+      std::printf(", backlog of %lld changes not moving\n", static_cast<long long>(lag_changes));
+    }
+    std::printf("stream      running on %s pid %s, %lld applied, %lld errors\n",
+                j["applier"].value("host", "").c_str(), j["applier"].value("pid", "").c_str(),
+                static_cast<long long>(figures.value("changes_applied", int64_t{0})),
+                static_cast<long long>(figures.value("errors", int64_t{0})));
+  } else if (j.contains("applier")) {
+    std::printf("stream      not running (last heartbeat %s)\n", j["applier"].value("heartbeat", "never").c_str());
+  } else {
+    std::printf("stream      not running\n");
+  }
+  if (j.contains("verify")) {
+    const auto& v = j["verify"];
+    size_t open = v.value("open_mismatches", nlohmann::json::array()).size();
+    std::printf("verify      %zu table(s); %s\n", v.value("tables", nlohmann::json::array()).size(),
+                open == 0 ? "no open mismatch" : (std::to_string(open) + " OPEN MISMATCH(ES)").c_str());
+  }
+  const std::string last_error = figures.value("last_error", "");
+  if (!last_error.empty()) {
+    std::printf("last error  %s (%s)\n", last_error.c_str(), figures.value("last_error_at", "").c_str());
+  } else {
+    std::printf("last error  none\n");
+  }
+  if (!r.problem.empty()) std::printf("PROBLEM     %s\n", r.problem.c_str());
+}
+
+}  // namespace
+
+int RunStatus(const std::vector<std::string>& argv) {
+  std::vector<OptionSpec> specs = {
+      {"source", true, "the SQLite database file", "FILE"},
+      {"target", true, "PostgreSQL connection URI (or --target-file, or SLIPWAY_TARGET)", "URI"},
+      TargetFileSpec(),
+      {"json", false, "print one JSON document (with --watch: one a line)"},
+      {"full", false, "the full report on a terminal too (what a file or a pipe gets)"},
+      {"watch", false, "print again every --interval until interrupted; on a terminal, redraw in place"},
+      {"interval", true, "how often --watch reads again (default 2s)", "DURATION"},
+      {"help", false, "show this help"},
+  };
+  auto args = Args::Parse(argv, specs);
+  if (!args.ok()) return Fail(args.status());
+  if (args->Has("help")) {
+    PrintHelp("status", "slipway status --source FILE --target URI [--json|--full] [--watch [--interval 2s]]", specs);
+    return 0;
+  }
+  if (Status t = ResolveTarget(*args, TargetEnv::kUse); !t.ok()) return Fail(t);
+  auto source = args->Require("source");
+  auto target = args->Require("target");
+  if (!source.ok()) return Fail(source.status());
+  if (!target.ok()) return Fail(target.status());
+  auto interval = args->GetDurationMs("interval", 2000);
+  if (!interval.ok()) return Fail(interval.status());
+  if (*interval < 100) return Fail(InvalidArgument("--interval must be 100ms or more"));
+  const bool json_out = args->Has("json");
+  const bool terminal = ::isatty(STDOUT_FILENO) == 1 && !json_out && !args->Has("full");
+  const bool redraw = terminal && args->Has("watch") && CanRedraw();
+  for (;;) {
+    auto r = Collect(*source, *target);
+    if (!r.ok() && !args->Has("watch")) return Fail(r.status());
+    if (redraw) std::fputs("\033[H\033[2J", stdout);
+    if (!r.ok()) {
+      std::printf("%s  slipway: error: %s\n", NowUtc().c_str(), r.status().message().c_str());
+    } else if (json_out) {
+      std::printf("%s\n", r->json.dump(args->Has("watch") ? -1 : 2).c_str());
+    } else if (terminal) {
+      PrintCompact(*r, args->Has("watch") ? "every " + FormatDuration(static_cast<double>(*interval)) : "");
+    } else {
+      if (args->Has("watch")) std::printf("--- %s\n", NowUtc().c_str());
+      PrintPlain(*r);
+    }
+    std::fflush(stdout);
+    if (!args->Has("watch")) {
+      if (r->code != 0) std::fprintf(stderr, "slipway: %s\n", r->problem.c_str());
+      return r->code;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(*interval));
+  }
 }
 
 }  // namespace slipway::cli

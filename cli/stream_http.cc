@@ -4,6 +4,7 @@
 
 #include "cli/http_server.h"
 #include "cli/metrics.h"
+#include "web/embedded.h"
 
 namespace slipway::cli {
 
@@ -23,6 +24,11 @@ std::string StreamStatusJson(replicator::StreamFigures& f, const cutover::Contin
   j["last_error"] = f.last_error;
   j["last_error_at"] = f.last_error_at;
   j["recovered_error"] = f.recovered_error;
+  if (!f.tables_json.empty()) j["tables"] = nlohmann::json::parse(f.tables_json, nullptr, false);
+  nlohmann::json history = nlohmann::json::array();
+  for (const auto& h : f.history) history.push_back({h.at_ms, h.lag_ms, h.rate});
+  j["history"] = std::move(history);
+  if (!f.last_move_json.empty()) j["last_move"] = nlohmann::json::parse(f.last_move_json, nullptr, false);
   if (verifier != nullptr) {
     j["verify"] = cutover::VerifyProgressJson(verifier->Progress());
     j["verify"]["running"] = verifier->running();
@@ -103,6 +109,7 @@ Result<std::unique_ptr<StreamHttp>> StreamHttp::Start(const std::string& addr_po
                                                       HttpAccess access,
                                                       const cutover::ContinuousVerifier* verifier) {
   HttpHandlers h;
+  h.page_html = [] { return std::string(web::status_page); };
   h.status_json = [stream, verifier] { return StreamStatusJson(stream->figures(), verifier); };
   h.metrics_text = [stream, verifier] { return StreamMetricsText(stream->figures(), verifier); };
   h.set_paused = [stream](bool paused) { stream->SetPaused(paused); };

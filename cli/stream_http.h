@@ -1,5 +1,6 @@
 #pragma once
-// The stream's HTTP endpoint: /status (JSON), /metrics (Prometheus), POST
+// The stream's HTTP endpoint: / (the status page, cli/web/status_page.html,
+// which refreshes itself from /status), /status (JSON), /metrics (Prometheus), POST
 // /pause and /resume (token required, see cli/http_server.h), over the
 // stream's live figures.
 

@@ -1,6 +1,10 @@
-# Script mode: writes OUT with one raw string constant per file in FILES.
+# Script mode: writes OUT with one raw string constant per file in FILES, in
+# namespace slipway::NAMESPACE (default sql).
+if(NOT NAMESPACE)
+  set(NAMESPACE sql)
+endif()
 string(REPLACE " " ";" FILES "${FILES}")
-set(body "#pragma once\n// Generated from the project's .sql files.\n#include <string_view>\nnamespace slipway::sql {\n")
+set(body "#pragma once\n// Generated from the project's files.\n#include <string_view>\nnamespace slipway::${NAMESPACE} {\n")
 foreach(f ${FILES})
   if(f STREQUAL "")
     continue()
@@ -10,6 +14,6 @@ foreach(f ${FILES})
   file(READ ${f} content)
   string(APPEND body "inline constexpr std::string_view ${ident} = R\"slipwaysql(${content})slipwaysql\";\n")
 endforeach()
-string(APPEND body "}  // namespace slipway::sql\n")
+string(APPEND body "}  // namespace slipway::${NAMESPACE}\n")
 file(WRITE ${OUT}.tmp "${body}")
 file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

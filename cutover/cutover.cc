@@ -361,6 +361,7 @@ class Cutover {
     RETURN_IF_ERROR(move_->Open());
     if (!o_.on_flip.empty()) RunHook(app_url);
     if (o_.direction == Direction::kForward && o_.verify != VerifyMode::kNone) CheckUncaptured();
+    RecordLastMove();
     (void)pg_.ExecParams("SELECT pg_advisory_unlock(hashtextextended($1, 0))", {"slipway:" + migration_id_});
     log_->info("{}: the app now writes to {}", name_, RedactConninfo(app_url));
     return Status::Ok();
@@ -391,6 +392,26 @@ class Cutover {
     log_->info("uncaptured-write check: tables={} differing_keys={} ms={:.0f}", r->tables.size(), r->total,
                Ms(t0, Clock::now()));
     for (const auto& d : report_.uncaptured) log_->error("not carried over (no trigger fired): {}", d);
+  }
+
+  // What the status page shows of the move once it is done. A failure to
+  // record it is logged: the move itself is complete.
+  void RecordLastMove() {
+    nlohmann::json steps = nlohmann::json::array();
+    for (const auto& st : report_.steps) steps.push_back({{"step", st.step}, {"ms", st.ms}});
+    nlohmann::json j = {{"move", name_},
+                        {"resumed", report_.steps.empty()},
+                        {"freeze_ms", report_.freeze_ms},
+                        {"freeze_started_ms", report_.freeze_started_ms},
+                        {"attempts", report_.attempts},
+                        {"final_seq", report_.final_seq},
+                        {"steps", steps}};
+    Status s = pg_.ExecParams("UPDATE slipway.migration SET last_move = $1::jsonb || "
+                              "jsonb_build_object('finished_at', to_char(now() AT TIME ZONE 'UTC', "
+                              "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))",
+                              {j.dump()})
+                   .status();
+    if (!s.ok()) log_->warn("recording the {} for the status page failed: {}", name_, s.message());
   }
 
   void RunHook(const std::string& app_url) {

@@ -32,7 +32,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+source deploy/say.sh
 
 say "1. the app's SQLite database: race timing, $ROWS rows"
 DB=$WORK/app.db

@@ -82,6 +82,9 @@ ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS source_schema_hash text;
 -- does not hold and no trigger captured (cutover/uncaptured_check.h): the
 -- tables compared, the differing keys, shown by `slipway status`.
 ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS uncaptured_check jsonb;
+-- The last cutover or rollback that finished: when, its freeze and the
+-- freeze's steps with their timings, shown by the stream's status page.
+ALTER TABLE slipway.migration ADD COLUMN IF NOT EXISTS last_move jsonb;
 -- The stream's background verifier (cutover/continuous_verifier.h), per
 -- table: where the pass under way has got to and what the last complete
 -- pass proved. A chunk is read at min(source changelog head, target

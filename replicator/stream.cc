@@ -476,6 +476,12 @@ struct Stream::Impl {
       }
       if (now - last_beat < std::chrono::seconds(1)) return false;
       last_beat = now;
+      const int64_t at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+      std::lock_guard<std::mutex> l(f.mu);
+      f.history.push_back({at_ms, f.lag_ms.load(), f.rate.load()});
+      while (f.history.size() > StreamFigures::kHistorySamples) f.history.pop_front();
       return true;
     }
   };
@@ -489,12 +495,16 @@ struct Stream::Impl {
   }
 
   void Heartbeat() {
-    std::string direction;
+    std::string direction, last_error, last_error_at;
     {
       std::lock_guard<std::mutex> l(fig.mu);
       direction = fig.direction;
+      last_error = fig.last_error;
+      last_error_at = fig.last_error_at;
     }
     nlohmann::json j = {{"direction", direction},
+                        {"last_error", last_error},
+                        {"last_error_at", last_error_at},
                         {"rate", fig.rate.load()},
                         {"rounds", fig.rounds.load()},
                         {"changes_applied", fig.changes_applied.load()},
@@ -506,6 +516,26 @@ struct Stream::Impl {
                         {"frames_backfilled", fig.frames_backfilled.load()}};
     auto r = pg->ExecParams("UPDATE slipway.migration SET stream_heartbeat = now(), stream_stats = $1::jsonb", {j.dump()});
     (void)r;
+    ReadShownState();
+  }
+
+  // What the status page shows besides the stream's own figures: each
+  // table's copy, and the last cutover or rollback. Best effort: a failed
+  // read keeps what was read before.
+  void ReadShownState() {
+    std::string tables, move;
+    if (auto t = ReadTableStates(*pg); t.ok()) {
+      nlohmann::json a = nlohmann::json::array();
+      for (const auto& [name, st] : *t) {
+        a.push_back({{"table", name}, {"state", st.state}, {"rows_copied", st.copied_rows}});
+      }
+      tables = a.dump();
+    }
+    auto m = pg->Exec("SELECT last_move::text FROM slipway.migration WHERE last_move IS NOT NULL");
+    if (m.ok() && m->Rows() == 1) move = m->Str(0, 0);
+    std::lock_guard<std::mutex> l(fig.mu);
+    if (!tables.empty()) fig.tables_json = tables;
+    if (m.ok()) fig.last_move_json = move;
   }
 
   // Reads the newest seq; applies (applied, newest] when there is anything.

@@ -16,6 +16,7 @@
 // thread or a signal handler (RequestStop only).
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -76,6 +77,17 @@ struct StreamFigures {
   std::string recovered_error;             // the most recent error once recovered from; guarded by mu
   std::string phase;                       // guarded by mu
   std::string direction;                   // "forward" or "reverse"; guarded by mu
+  std::string tables_json;                 // [{table, state, rows_copied}] at the last heartbeat; guarded by mu
+  std::string last_move_json;              // slipway.migration.last_move at the last heartbeat, or empty; guarded by mu
+  // Once a second: {unix ms, lag ms, changes/s}, the newest kHistorySamples
+  // (the status page's chart); guarded by mu.
+  struct Sample {
+    int64_t at_ms;
+    double lag_ms;
+    double rate;
+  };
+  static constexpr size_t kHistorySamples = 300;
+  std::deque<Sample> history;
 };
 
 class Stream {

@@ -1,0 +1,38 @@
+# Writes the man pages (one per command, plus slipway.1, gzipped) and the bash
+# completion script by asking the built binary, so they come from the same
+# option tables as --help.
+#   cmake -DSLIPWAY=path/to/slipway -DOUT=dir -P GenerateDocs.cmake
+file(REMOVE_RECURSE ${OUT}/man1)
+file(MAKE_DIRECTORY ${OUT}/man1 ${OUT}/completions)
+
+function(slipway_run out_file)
+  execute_process(COMMAND ${SLIPWAY} ${ARGN} OUTPUT_FILE ${out_file} RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "slipway ${ARGN} failed (${rc})")
+  endif()
+endfunction()
+
+execute_process(COMMAND ${SLIPWAY} help --commands OUTPUT_VARIABLE commands RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "slipway help --commands failed (${rc})")
+endif()
+string(REPLACE "\n" ";" commands "${commands}")
+set(pages slipway)
+foreach(c IN LISTS commands)
+  if(NOT c STREQUAL "")
+    list(APPEND pages ${c})
+  endif()
+endforeach()
+foreach(p IN LISTS pages)
+  if(p STREQUAL "slipway")
+    set(name slipway)
+  else()
+    set(name slipway-${p})
+  endif()
+  slipway_run(${OUT}/man1/${name}.1 help --man ${p})
+  execute_process(COMMAND gzip -9nf ${OUT}/man1/${name}.1 RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "gzip ${name}.1 failed")
+  endif()
+endforeach()
+slipway_run(${OUT}/completions/slipway help --completion)

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The Debian package (cpack -G DEB over the build tree, as deploy/package.sh
+# makes it, or SLIPWAY_DEB=path): unpacked with dpkg -x into a scratch root,
+# its slipway runs, it holds a man page per command that lists every option
+# of that command's --help, a bash completion that completes commands and
+# options, and the unit naming the installed binary.
+#   tests/package_test.sh BUILD_DIR
+# Missing cpack or dpkg-deb: skipped (exit 77), a failure with CI=true.
+set -euo pipefail
+build=${1:?usage: package_test.sh BUILD_DIR}
+fail() { echo "package_test: FAIL: $*" >&2; exit 1; }
+for tool in cpack dpkg-deb; do
+  if ! command -v "$tool" >/dev/null; then
+    if [[ "${CI:-}" == true ]]; then fail "$tool is required (deploy/setup.sh installs it)"; fi
+    echo "package_test: $tool not installed, skipped" >&2
+    exit 77
+  fi
+done
+scratch=$(mktemp -d /tmp/slipway-package-test.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+
+deb=${SLIPWAY_DEB:-}
+if [[ -z "$deb" ]]; then
+  cpack --config "$build/CPackConfig.cmake" -G DEB -B "$scratch/out" >"$scratch/cpack.log" 2>&1 ||
+    { cat "$scratch/cpack.log" >&2; fail "cpack failed"; }
+  deb=$(ls "$scratch"/out/slipway_*.deb)
+fi
+[[ -f "$deb" ]] || fail "no package at $deb"
+dpkg-deb -I "$deb" >"$scratch/info"
+grep -q '^ Package: slipway$' "$scratch/info" || fail "not the slipway package: $(cat "$scratch/info")"
+grep -q '^ Depends:.*libpq5' "$scratch/info" || fail "no dependency on libpq5: $(cat "$scratch/info")"
+
+root=$scratch/root
+dpkg -x "$deb" "$root"
+bin=$root/usr/bin/slipway
+[[ -x "$bin" ]] || fail "no usr/bin/slipway in the package"
+version=$("$bin" --version)
+[[ "$version" == "slipway "* ]] || fail "slipway --version printed '$version'"
+
+commands=$("$bin" help --commands)
+[[ -n "$commands" ]] || fail "no commands listed"
+[[ -f "$root/usr/share/man/man1/slipway.1.gz" ]] || fail "no slipway.1.gz"
+for c in $commands; do
+  page=$root/usr/share/man/man1/slipway-$c.1.gz
+  [[ -f "$page" ]] || fail "no man page for $c"
+  text=$(zcat "$page")
+  for opt in $("$bin" "$c" --help | grep -oE '^  --[a-z0-9-]+' | sed 's/^  --//'); do
+    grep -qF -- "\\fB\\-\\-${opt//-/\\-}\\fR" <<<"$text" || fail "slipway-$c.1 lacks --$opt"
+  done
+done
+if command -v man >/dev/null; then
+  MANWIDTH=80 man -l "$root/usr/share/man/man1/slipway-stream.1.gz" 2>/dev/null | grep -q -- '--until-caught-up' ||
+    fail "man cannot render slipway-stream.1"
+fi
+
+completion=$root/usr/share/bash-completion/completions/slipway
+[[ -f "$completion" ]] || fail "no bash completion"
+complete_words() {
+  bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _slipway; echo "${COMPREPLY[*]}"' _ "$completion" "$@"
+}
+[[ " $(complete_words slipway str) " == *" stream "* ]] || fail "completion of 'str': $(complete_words slipway str)"
+[[ " $(complete_words slipway stream --until) " == *" --until-caught-up "* ]] ||
+  fail "completion of 'stream --until': $(complete_words slipway stream --until)"
+status_opts=" $(complete_words slipway status --) "
+[[ "$status_opts" == *" --json "* && "$status_opts" != *" --until-caught-up "* ]] ||
+  fail "completion of 'status --': $status_opts"
+
+unit=$root/usr/lib/systemd/system/slipway-stream@.service
+[[ -f "$unit" ]] || fail "no unit at usr/lib/systemd/system"
+grep -q '^ExecStart=/usr/bin/slipway stream ' "$unit" || fail "ExecStart does not name /usr/bin/slipway: $(grep ExecStart "$unit")"
+[[ -f "$root/usr/share/doc/slipway/examples/slipway-stream.env.example" ]] || fail "no example env file"
+echo "package_test: ok ($(basename "$deb"))"
