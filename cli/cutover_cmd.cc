@@ -175,7 +175,12 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
     if (code != 0) std::fprintf(stderr, "slipway: error: %s\n", uncaptured.c_str());
     return code;
   }
-  std::printf("%s: %s\n", name, r->outcome.c_str());
+  // The outcome in words; --json keeps the short form.
+  std::string said = r->outcome;
+  if (r->outcome == "cut over") said = "done: the app's database is PostgreSQL now";
+  if (r->outcome == "rolled back") said = "done: the app's database is SQLite again";
+  if (r->outcome == "dry run") said = "dry run: the freeze was measured and released, nothing changed";
+  std::printf("%s: %s\n", name, said.c_str());
   if (!r->steps.empty()) {
     std::printf("freeze: %.1f ms (final position %lld, attempt %d)\n", r->freeze_ms,
                 static_cast<long long>(r->final_seq), r->attempts);

@@ -476,7 +476,9 @@ Status VerifyBeforeFreeze(const MoveContext& c, const schema::Plan& plan, Verify
     log->info("full verify before the freeze: {}", progress.Done(r));
   }
   const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-  report->notes.push_back("full verify before the freeze: " + std::to_string(s) + " s");
+  char took[64];
+  std::snprintf(took, sizeof took, "%.2f s", s);
+  report->notes.push_back(std::string("full verify before the freeze: ") + took);
   return Status::Ok();
 }
 

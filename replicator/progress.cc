@@ -1,5 +1,7 @@
 #include "replicator/progress.h"
 
+#include <algorithm>
+
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -79,19 +81,23 @@ void Progress::Draw(bool final) {
     nlohmann::json j = {{"event", final ? "snapshot_progress_final" : "snapshot_progress"},
                         {"elapsed_s", elapsed},
                         {"rows", rows},
-                        {"rows_expected", total},
+                        {"rows_expected", std::max(total, rows)},
                         {"bytes", bytes}};
     nlohmann::json tables = nlohmann::json::array();
     for (const auto& t : tables_) {
       tables.push_back({{"table", t->name}, {"state", StateName(t->state.load())}, {"rows", t->rows.load()},
-                        {"rows_expected", t->total_rows}});
+                        {"rows_expected", std::max(t->total_rows, t->rows.load())}});
     }
     j["tables"] = tables;
     Event(j.dump());
     return;
   }
   if (mode_ == ProgressMode::kLog) {
-    Logger("snapshot")->info("progress rows={} of={} mb={:.1f} elapsed_s={:.1f}", rows, total, bytes / 1e6, elapsed);
+    // The plan's count is an estimate taken earlier: never below what is done.
+    const int64_t of = std::max(total, rows);
+    const double rate = elapsed > 0 ? static_cast<double>(rows) / elapsed : 0;
+    Logger("snapshot")->info("progress rows={} of={} mb={:.1f} elapsed_s={:.1f} rows_per_s={:.0f} eta_s={:.0f}", rows,
+                             of, bytes / 1e6, elapsed, rate, rate > 0 ? static_cast<double>(of - rows) / rate : 0.0);
     return;
   }
   // Terminal: redraw one line per table plus a total, in place.
@@ -103,7 +109,7 @@ void Progress::Draw(bool final) {
     double left = (r > 0 && tot > r && secs > 0) ? secs * (static_cast<double>(tot - r) / r) : 0;
     char buf[256];
     std::snprintf(buf, sizeof buf, "\033[K  %-28.28s %-11s %12lld / %-12lld %7.1f MB/s  ETA %5.0fs\n", name.c_str(),
-                  state, static_cast<long long>(r), static_cast<long long>(tot), rate, left);
+                  state, static_cast<long long>(r), static_cast<long long>(std::max(tot, r)), rate, left);
     out += buf;
     ++lines;
   };
