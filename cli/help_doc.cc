@@ -67,16 +67,59 @@ bool TakesPath(const OptionSpec& s) {
 
 }  // namespace
 
+namespace {
+
+// `text` after `lead` (the current line so far), its words wrapped at
+// `width` onto lines that start with `indent` spaces.
+std::string Wrapped(std::string lead, const std::string& text, size_t indent, size_t width) {
+  size_t col = lead.size();
+  bool first = true;  // no word on this line yet
+  size_t p = 0;
+  while (p < text.size()) {
+    size_t e = text.find(' ', p);
+    if (e == std::string::npos) e = text.size();
+    const std::string word = text.substr(p, e - p);
+    p = e + 1;
+    if (word.empty()) continue;
+    if (!first && col + 1 + word.size() > width) {
+      lead += "\n" + std::string(indent, ' ');
+      col = indent;
+      first = true;
+    }
+    if (!first) {
+      lead += ' ';
+      ++col;
+    }
+    lead += word;
+    col += word.size();
+    first = false;
+  }
+  return lead;
+}
+
+}  // namespace
+
 void PrintHelp(const char* command, const char* usage, const std::vector<OptionSpec>& specs) {
   if (g_collecting) {
     g_collecting->push_back({command, usage, specs});
     return;
   }
-  std::printf("usage: %s\n\n%s options:\n", usage, command);
+  // Lines of at most 100 characters; each description in a column of its
+  // own, an option too long for its column on a line of its own.
+  constexpr size_t kIndent = 32, kWidth = 100;
+  std::printf("%s\n\n%s options:\n", Wrapped("usage: ", usage, 4, kWidth).c_str(), command);
   for (const auto& s : specs) {
-    std::string left = "--" + s.name + (s.takes_value ? " " + s.metavar : "");
-    std::printf("  %-28s %s\n", left.c_str(), s.help.c_str());
+    std::string left = "  --" + s.name + (s.takes_value ? " " + s.metavar : "");
+    left += left.size() + 1 > kIndent ? "\n" + std::string(kIndent, ' ') : std::string(kIndent - left.size(), ' ');
+    // Wrapped() counts from the start of the last line of `left`.
+    const size_t nl = left.rfind('\n');
+    std::string head = nl == std::string::npos ? "" : left.substr(0, nl + 1);
+    std::string tail = nl == std::string::npos ? left : left.substr(nl + 1);
+    std::printf("%s%s\n", head.c_str(), Wrapped(tail, s.help, kIndent, kWidth).c_str());
   }
+  const std::string exits = std::string("0 on success; every other code is listed in `man slipway-") + command +
+                            "` (EXIT STATUS) and in the README's exit-code table.";
+  std::printf("\n%s\n", Wrapped("exit codes: ", exits, 2, kWidth).c_str());
 }
 
 std::vector<CommandHelp> CollectHelp(const std::vector<std::string>& commands) {

@@ -55,6 +55,7 @@ TEST(HelpDoc, RoffEscapesWhatManWouldReadAsRequests) {
   EXPECT_NE(page.find("\n\\&.starts with a dot \\\\ and a backslash\n"), std::string::npos) << page;
 }
 
+
 }  // namespace
 }  // namespace slipway::cli
 
@@ -75,6 +76,32 @@ TEST(CommandLine, DashHIsHelpAndUsageErrorsPointToIt) {
   EXPECT_EQ(MainWith({"slipway", "status", "--bogus"}), 2);
   EXPECT_EQ(::testing::internal::GetCapturedStderr(),
             "slipway: error: unknown option --bogus (see slipway status --help)\n");
+}
+
+// Every command's --help fits 100 columns, keeps each description apart
+// from its option, and says where its exit codes are listed.
+TEST(CommandLine, HelpLinesAreShortAndPointToTheExitCodes) {
+  for (const auto& c : Commands()) {
+    ::testing::internal::CaptureStdout();
+    EXPECT_EQ(MainWith({"slipway", c.name, "--help"}), 0) << c.name;
+    const std::string out = ::testing::internal::GetCapturedStdout();
+    size_t p = 0;
+    while (p < out.size()) {
+      size_t e = out.find('\n', p);
+      if (e == std::string::npos) e = out.size();
+      const std::string line = out.substr(p, e - p);
+      EXPECT_LE(line.size(), 100u) << c.name << ": " << line;
+      // An option line: its description starts in column 32, after a gap
+      // (an option too long for the column stands alone on its line).
+      const size_t gap = line.rfind("  --", 0) == 0 ? line.find("  ", 4) : std::string::npos;
+      if (gap != std::string::npos) {
+        EXPECT_EQ(line.find_first_not_of(' ', gap), 32u) << c.name << ": " << line;
+      }
+      p = e + 1;
+    }
+    EXPECT_NE(out.find("exit codes: 0 on success"), std::string::npos) << c.name;
+    EXPECT_NE(out.find("man slipway-" + std::string(c.name)), std::string::npos) << c.name;
+  }
 }
 
 }  // namespace

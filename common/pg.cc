@@ -1,5 +1,7 @@
 #include "common/pg.h"
 
+#include <vector>
+
 #include <cstring>
 
 #include "common/redact.h"
@@ -25,6 +27,42 @@ std::string FirstLine(std::string s) {
 
 }  // namespace
 
+std::string SummarizeConnectError(const std::string& message) {
+  // One attempt: a line, then its hints on lines starting with a tab.
+  std::vector<std::string> attempts;
+  size_t p = 0;
+  while (p < message.size()) {
+    size_t e = message.find('\n', p);
+    if (e == std::string::npos) e = message.size();
+    std::string line = message.substr(p, e - p);
+    p = e + 1;
+    const bool hint = !line.empty() && line[0] == '\t';
+    while (!line.empty() && (line.front() == '\t' || line.front() == ' ')) line.erase(line.begin());
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+    if (line.empty()) continue;
+    if (hint && !attempts.empty()) {
+      attempts.back() += " " + line;
+    } else {
+      attempts.push_back(line);
+    }
+  }
+  if (attempts.empty()) return "";
+  std::string out = attempts[0];
+  if (attempts.size() > 1) {
+    out += " (and " + std::to_string(attempts.size() - 1) + " more address" + (attempts.size() > 2 ? "es" : "") +
+           " tried, same way)";
+    for (size_t i = 1; i < attempts.size(); ++i) {
+      const size_t a = attempts[i].find("failed: "), b = attempts[0].find("failed: ");
+      if (a == std::string::npos || b == std::string::npos || attempts[i].substr(a) != attempts[0].substr(b)) {
+        out.replace(out.size() - std::string(", same way)").size(), std::string(", same way)").size(),
+                    "; last: " + attempts.back() + ")");
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 Result<PgConn> PgConn::Connect(const std::string& conninfo) {
   RETURN_IF_ERROR(CheckUriUserinfo(conninfo));
   // Expand the user's conninfo, then add our defaults where unset.
@@ -35,7 +73,7 @@ Result<PgConn> PgConn::Connect(const std::string& conninfo) {
   c.conn_.reset(PQconnectdbParams(keys, vals, /*expand_dbname=*/1));
   if (c.conn_ == nullptr) return Status(Code::kInternal, "out of memory connecting to PostgreSQL");
   if (PQstatus(c.conn_.get()) != CONNECTION_OK) {
-    std::string msg = FirstLine(PQerrorMessage(c.conn_.get()));
+    std::string msg = SummarizeConnectError(PQerrorMessage(c.conn_.get()));
     std::string where = RedactConninfo(conninfo);
     if (ContainsCI(msg, "password") || ContainsCI(msg, "authentication")) {
       return Status(Code::kAuthFailed, "PostgreSQL " + where + " refused the credentials: " + Redact(msg, conninfo));

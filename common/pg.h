@@ -103,6 +103,11 @@ struct RollbackGuard {
 };
 
 // Quotes a PostgreSQL identifier: "name" with embedded quotes doubled.
+// libpq's connection failure, one attempt per address tried (each a line
+// and tab-indented hints), as one line: the first attempt, and how many more
+// failed (the same way, or the last one's words).
+std::string SummarizeConnectError(const std::string& message);
+
 std::string QuotePgIdent(std::string_view name);
 // Quotes a PostgreSQL string literal for DDL shown to a user (E'' when needed).
 std::string QuotePgLiteral(std::string_view value);

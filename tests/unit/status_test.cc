@@ -143,4 +143,28 @@ TEST(Redact, ConnectRefusesUnencodedAtBeforeConnecting) {
 }
 
 }  // namespace
+
+// libpq tries each address a host name resolves to and reports each attempt
+// on its own lines: one line for the operator.
+TEST(SummarizeConnectError, OneLineForEveryAddressTried) {
+  const std::string same =
+      "connection to server at \"localhost\" (::1), port 5999 failed: Connection refused\n"
+      "\tIs the server running on that host and accepting TCP/IP connections?\n"
+      "connection to server at \"localhost\" (127.0.0.1), port 5999 failed: Connection refused\n"
+      "\tIs the server running on that host and accepting TCP/IP connections?\n";
+  EXPECT_EQ(SummarizeConnectError(same),
+            "connection to server at \"localhost\" (::1), port 5999 failed: Connection refused Is the server running "
+            "on that host and accepting TCP/IP connections? (and 1 more address tried, same way)");
+  const std::string different =
+      "connection to server at \"db\" (10.0.0.1), port 5432 failed: timeout expired\n"
+      "connection to server at \"db\" (10.0.0.2), port 5432 failed: Connection refused\n";
+  const std::string one = SummarizeConnectError(different);
+  EXPECT_EQ(one.find('\n'), std::string::npos);
+  EXPECT_EQ(one.find('\t'), std::string::npos);
+  EXPECT_NE(one.find("10.0.0.1"), std::string::npos) << one;
+  EXPECT_NE(one.find("last: connection to server at \"db\" (10.0.0.2), port 5432 failed: Connection refused"),
+            std::string::npos)
+      << one;
+  EXPECT_EQ(SummarizeConnectError("FATAL:  database \"x\" does not exist\n"), "FATAL:  database \"x\" does not exist");
+}
 }  // namespace slipway
