@@ -107,6 +107,9 @@ PIDS=()
 
 say "11. what the app saw"
 for id in 1 2; do tail -1 "$WORK/follower$id.out"; done
+echo "(fence_errors / guard_errors: writes refused by the database the app had just left, each retried on the"
+echo " other one after re-reading the config: expected once per move; max_gap_ms: the longest wait between"
+echo " two acknowledged writes; gap_at_ms: when it ended, in unix milliseconds)"
 ACKED=$(cat "$WORK"/acks*.log | wc -l)
 ON_PG=$(cat "$WORK"/acks*.log | awk '$4 == "pg"' | wc -l)
 IN_SQLITE=$(sqlite3 "$DB" "select count(*) from (select distinct writer, seq from events_log)")
