@@ -46,25 +46,6 @@ Status RunBoth(A sqlite_side, B pg_side, SideSeconds* timing) {
   return a.ok() ? b : a;
 }
 
-// A read transaction on the source: a deferred BEGIN takes no lock until the
-// first read, and only ever a read lock; the file is open read-only anyway.
-template <typename F>
-Status InSqliteRead(Db& db, F body) {
-  RETURN_IF_ERROR(db.Exec("BEGIN"));
-  Status s = body();
-  Status end = db.Exec(s.ok() ? "COMMIT" : "ROLLBACK");
-  return s.ok() ? end : s;
-}
-
-// One snapshot for the position and the rows it is compared with.
-template <typename F>
-Status InPgRead(PgConn& conn, F body) {
-  RETURN_IF_ERROR(conn.Run("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
-  Status s = body();
-  Status end = conn.Run(s.ok() ? "COMMIT" : "ROLLBACK");
-  return s.ok() ? end : s;
-}
-
 bool IsIntegerKind(schema::PgKind k) {
   return k == schema::PgKind::kBigint || k == schema::PgKind::kInteger || k == schema::PgKind::kSmallint;
 }

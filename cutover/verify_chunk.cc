@@ -147,36 +147,6 @@ std::string DescribeDifference(const RowFrame& src, const RowFrame& dst, const C
   return first;
 }
 
-template <typename F>
-Status InSqliteRead(Db& db, F body) {
-  RETURN_IF_ERROR(db.Exec("BEGIN"));
-  Status s = body();
-  Status end = db.Exec(s.ok() ? "COMMIT" : "ROLLBACK");
-  return s.ok() ? end : s;
-}
-
-// The target's applied position for `table` (verify_pending.h,
-// ReadTargetPosition), reading slipway.migration before slipway.tables: the
-// order in which the stream's attach (EnsureStateSchema) locks them, so a
-// chunk's read transaction never waits for one while holding the other.
-Result<int64_t> ReadPosition(PgConn& conn, const std::string& table) {
-  ASSIGN_OR_RETURN(PgResult r, conn.ExecParams("SELECT (SELECT max(applied_seq) FROM slipway.migration), "
-                                               "(SELECT max(start_seq) FROM slipway.tables WHERE source_table = $1)",
-                                               {table}));
-  const int64_t applied = r.IsNull(0, 0) ? 0 : std::stoll(r.Str(0, 0));
-  const int64_t start = r.IsNull(0, 1) ? 0 : std::stoll(r.Str(0, 1));
-  return std::max(applied, start);
-}
-
-template <typename F>
-Status InPgRead(PgConn& conn, F body) {
-  RETURN_IF_ERROR(conn.Run("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
-  Status s = body();
-  Status end = conn.Run(s.ok() ? "COMMIT" : "ROLLBACK");
-  if (!s.ok() && PQtransactionStatus(conn.get()) != PQTRANS_IDLE) (void)conn.Run("ROLLBACK");
-  return s.ok() ? end : s;
-}
-
 }  // namespace
 
 nlohmann::json KeyToJson(const SqliteKey& key) {
@@ -239,7 +209,7 @@ Result<ChunkTable> ChunkTable::For(const schema::TableMapping& t, const std::str
 Status ChunkVerifier::ReadPg(const ChunkTable& t, const std::string& where, const std::vector<PgParam>& params,
                              std::vector<Row>* rows, int64_t* position) {
   return InPgRead(target_, [&]() -> Status {
-    ASSIGN_OR_RETURN(*position, ReadPosition(target_, t.table->source));
+    ASSIGN_OR_RETURN(*position, ReadAppliedPosition(target_, t.table->source));
     ASSIGN_OR_RETURN(PgResult r, target_.ExecParams(t.pg_select + " WHERE " + where, params));
     for (int i = 0; i < r.Rows(); ++i) {
       Row row;
@@ -432,7 +402,7 @@ Result<ChunkResult> ChunkVerifier::ExtrasChunk(const ChunkTable& t, const nlohma
   std::vector<std::vector<PgParam>> texts;
   int64_t position = 0;
   RETURN_IF_ERROR(InPgRead(target_, [&]() -> Status {
-    ASSIGN_OR_RETURN(position, ReadPosition(target_, t.table->source));
+    ASSIGN_OR_RETURN(position, ReadAppliedPosition(target_, t.table->source));
     ASSIGN_OR_RETURN(PgResult r, target_.ExecParams("SELECT " + ColumnList(t.pg_key) + " FROM " + t.pg_table + where +
                                                         " ORDER BY " + ColumnList(t.pg_key) + " LIMIT $" +
                                                         std::to_string(params.size()),

@@ -16,15 +16,37 @@ Result<bool> SourceHasChangelog(Db& db) {
   return n.value_or(0) == 2;
 }
 
-Result<std::optional<int64_t>> ReadTargetPosition(PgConn& conn, const std::string& source_table) {
+namespace {
+
+struct Positions {
+  std::optional<int64_t> applied;  // slipway.migration.applied_seq
+  std::optional<int64_t> start;    // the table's start_seq
+};
+
+Result<Positions> ReadPositions(PgConn& conn, const std::string& source_table) {
+  // slipway.migration before slipway.tables: the order the stream's attach
+  // locks them in, so a read transaction never waits for one holding the other.
   ASSIGN_OR_RETURN(PgResult r,
-                   conn.ExecParams("SELECT (SELECT max(start_seq) FROM slipway.tables WHERE source_table = $1), "
-                                   "(SELECT max(applied_seq) FROM slipway.migration)",
+                   conn.ExecParams("SELECT (SELECT max(applied_seq) FROM slipway.migration), "
+                                   "(SELECT max(start_seq) FROM slipway.tables WHERE source_table = $1)",
                                    {source_table}));
-  if (r.IsNull(0, 0)) return std::optional<int64_t>();
-  int64_t pos = std::stoll(r.Str(0, 0));
-  if (!r.IsNull(0, 1)) pos = std::max(pos, static_cast<int64_t>(std::stoll(r.Str(0, 1))));
-  return std::optional<int64_t>(pos);
+  Positions p;
+  if (!r.IsNull(0, 0)) p.applied = std::stoll(r.Str(0, 0));
+  if (!r.IsNull(0, 1)) p.start = std::stoll(r.Str(0, 1));
+  return p;
+}
+
+}  // namespace
+
+Result<std::optional<int64_t>> ReadTargetPosition(PgConn& conn, const std::string& source_table) {
+  ASSIGN_OR_RETURN(Positions p, ReadPositions(conn, source_table));
+  if (!p.start) return std::optional<int64_t>();
+  return std::optional<int64_t>(std::max(*p.start, p.applied.value_or(*p.start)));
+}
+
+Result<int64_t> ReadAppliedPosition(PgConn& conn, const std::string& source_table) {
+  ASSIGN_OR_RETURN(Positions p, ReadPositions(conn, source_table));
+  return std::max(p.applied.value_or(0), p.start.value_or(0));
 }
 
 Result<std::optional<int64_t>> ReadChangelogHead(Db& db) {

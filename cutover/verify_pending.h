@@ -28,6 +28,10 @@ Result<bool> SourceHasChangelog(Db& db);
 // start position. Read it in the same transaction as the rows.
 Result<std::optional<int64_t>> ReadTargetPosition(PgConn& conn, const std::string& source_table);
 
+// The same, for a table whose copy may not have started: 0 stands for no
+// position.
+Result<int64_t> ReadAppliedPosition(PgConn& conn, const std::string& source_table);
+
 // The newest changelog seq, read in the same read transaction as the rows.
 Result<std::optional<int64_t>> ReadChangelogHead(Db& db);
 

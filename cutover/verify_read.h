@@ -57,6 +57,27 @@ void FramePgRow(const PgResult& r, int row, const CompareColumns& cols, RowFrame
 Status ReadPgTable(PgConn& conn, const std::string& pg_schema, const schema::TableMapping& t,
                    const CompareColumns& cols, const RowFn& fn);
 
+// A read transaction on the source: a deferred BEGIN takes no lock until the
+// first read, and only ever a read lock.
+template <typename F>
+Status InSqliteRead(Db& db, F body) {
+  RETURN_IF_ERROR(db.Exec("BEGIN"));
+  Status s = body();
+  Status end = db.Exec(s.ok() ? "COMMIT" : "ROLLBACK");
+  return s.ok() ? end : s;
+}
+
+// One snapshot of the target for a position and the rows compared with it;
+// after a failure the connection is left outside any transaction.
+template <typename F>
+Status InPgRead(PgConn& conn, F body) {
+  RETURN_IF_ERROR(conn.Run("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
+  Status s = body();
+  Status end = conn.Run(s.ok() ? "COMMIT" : "ROLLBACK");
+  if (!s.ok() && PQtransactionStatus(conn.get()) != PQTRANS_IDLE) (void)conn.Run("ROLLBACK");
+  return s.ok() ? end : s;
+}
+
 // The SQLite key components of a changelog row's k1..k4 values (the columns
 // at `first` in `stmt`), framed like ReadSqliteTable frames keys.
 void FrameChangelogKey(sqlite3_stmt* stmt, int first, const CompareColumns& cols, RowFrame* frame);
