@@ -179,27 +179,16 @@ TEST_F(ServiceUnitTest, ExecStartAsWrittenStreamsChangesAcrossARestart) {
   std::vector<std::string> proc_env;
   for (const auto& [k, v] : env) proc_env.push_back(k + "=" + v);
   const std::vector<std::string> args(argv.begin() + 1, argv.end());
-  static const std::regex kListening("http listening addr=127\\.0\\.0\\.1:([0-9]+)");
-  auto port_of = [&](Proc& p) -> uint16_t {
-    for (int i = 0; i < 100; ++i) {
-      std::smatch m;
-      const std::string err = p.Err();
-      if (std::regex_search(err, m, kListening)) return static_cast<uint16_t>(std::stoi(m[1]));
-      if (!p.Running()) break;
-      Sleep(100);
-    }
-    return 0;
-  };
 
   // The app writes throughout; the unit is restarted in the middle
   // (`systemctl restart`: SIGTERM, then ExecStart= again).
   Proc writer(SLIPWAY_CHANGE_WRITER, WriterArgs(4.0, 7));
   auto stream = std::make_unique<Proc>(argv[0], args, proc_env);
-  ASSERT_NE(port_of(*stream), 0) << "exit " << stream->Wait(1000) << ": " << stream->Err();
+  ASSERT_NE(HttpPortOf(*stream), 0) << "exit " << stream->Wait(1000) << ": " << stream->Err();
   Sleep(1500);
   StopStream(*stream);
   stream = std::make_unique<Proc>(argv[0], args, proc_env);
-  const uint16_t port = port_of(*stream);
+  const uint16_t port = HttpPortOf(*stream);
   ASSERT_NE(port, 0) << "exit " << stream->Wait(1000) << ": " << stream->Err();
   const int written = writer.Wait(60000);
   ExpectWriterOk(written, writer.Out(), writer.Err());

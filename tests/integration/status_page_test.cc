@@ -37,15 +37,9 @@ std::string TextOf(const std::string& dom, const std::string& id) {
 class StatusPageTest : public StreamTest {
  protected:
   uint16_t WaitForPort(Proc& stream) {
-    static const std::regex kListening("http listening addr=127\\.0\\.0\\.1:([0-9]+)");
-    for (int i = 0; i < 100; ++i) {
-      std::smatch m;
-      const std::string err = stream.Err();
-      if (std::regex_search(err, m, kListening)) return static_cast<uint16_t>(std::stoi(m[1]));
-      Sleep(100);
-    }
-    ADD_FAILURE() << "no listening line: " << stream.Err();
-    return 0;
+    const uint16_t port = HttpPortOf(stream);
+    if (port == 0) ADD_FAILURE() << "no listening line: " << stream.Err();
+    return port;
   }
 
   RunResult Chromium(const std::string& chromium, const std::vector<std::string>& what, const std::string& url) {

@@ -126,6 +126,20 @@ inline std::vector<std::string> ColumnOf(const PgResult& r, int col) {
   return out;
 }
 
+// The port a program started with --http 127.0.0.1:0 bound, from its log;
+// 0 when it did not say within 10 s (or exited first).
+inline uint16_t HttpPortOf(Proc& p) {
+  static const std::regex kListening("http listening addr=127\\.0\\.0\\.1:([0-9]+)");
+  for (int i = 0; i < 100; ++i) {
+    std::smatch m;
+    const std::string err = p.Err();
+    if (std::regex_search(err, m, kListening)) return static_cast<uint16_t>(std::stoi(m[1]));
+    if (!p.Running()) break;
+    Sleep(100);
+  }
+  return 0;
+}
+
 class StreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
