@@ -46,17 +46,13 @@ Status RunBoth(A sqlite_side, B pg_side, SideSeconds* timing) {
   return a.ok() ? b : a;
 }
 
-bool IsIntegerKind(schema::PgKind k) {
-  return k == schema::PgKind::kBigint || k == schema::PgKind::kInteger || k == schema::PgKind::kSmallint;
-}
-
 // Orders keys for the report: integers by value, everything else by bytes.
 bool KeyLess(const std::vector<Component>& a, const std::vector<Component>& b, const CompareColumns& cols,
              size_t nkey) {
   for (size_t i = 0; i < nkey && i < a.size() && i < b.size(); ++i) {
     if (a[i].tag != b[i].tag) return a[i].tag < b[i].tag;
     if (a[i].bytes == b[i].bytes) continue;
-    if (IsIntegerKind(cols.KeyKind(i))) {
+    if (schema::IsIntegerKind(cols.KeyKind(i))) {
       int64_t x = 0, y = 0;
       auto rx = std::from_chars(a[i].bytes.data(), a[i].bytes.data() + a[i].bytes.size(), x);
       auto ry = std::from_chars(b[i].bytes.data(), b[i].bytes.data() + b[i].bytes.size(), y);

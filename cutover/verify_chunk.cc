@@ -37,30 +37,6 @@ Result<std::string> Unhex(const std::string& hex) {
   return out;
 }
 
-bool IsIntegerKind(schema::PgKind k) {
-  return k == schema::PgKind::kBigint || k == schema::PgKind::kInteger || k == schema::PgKind::kSmallint;
-}
-
-schema::OwnedValue Own(sqlite3_stmt* st, int i) {
-  schema::OwnedValue v;
-  v.type = sqlite3_column_type(st, i);
-  switch (v.type) {
-    case SQLITE_INTEGER: v.i = sqlite3_column_int64(st, i); break;
-    case SQLITE_FLOAT: v.d = sqlite3_column_double(st, i); break;
-    case SQLITE_TEXT: {
-      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
-      v.bytes.assign(p == nullptr ? "" : p, static_cast<size_t>(sqlite3_column_bytes(st, i)));
-      break;
-    }
-    case SQLITE_BLOB: {
-      const auto* p = static_cast<const char*>(sqlite3_column_blob(st, i));
-      v.bytes.assign(p == nullptr ? "" : p, static_cast<size_t>(sqlite3_column_bytes(st, i)));
-      break;
-    }
-    default: break;
-  }
-  return v;
-}
 
 void BindOwned(Stmt& st, int i, const schema::OwnedValue& v) {
   switch (v.type) {
@@ -194,7 +170,7 @@ Result<ChunkTable> ChunkTable::For(const schema::TableMapping& t, const std::str
   ChunkTable c;
   c.table = &t;
   ASSIGN_OR_RETURN(c.cols, CompareColumns::For(t));
-  const bool one_integer = c.cols.rowid || (c.cols.key.size() == 1 && IsIntegerKind(c.cols.key[0]->type.kind) &&
+  const bool one_integer = c.cols.rowid || (c.cols.key.size() == 1 && schema::IsIntegerKind(c.cols.key[0]->type.kind) &&
                                             c.cols.key[0]->repr == schema::Repr::kNative);
   c.mode = one_integer ? WalkMode::kRange : WalkMode::kLookup;
   ASSIGN_OR_RETURN(c.sqlite_key, SqliteKeyExprs(t, c.cols));
@@ -338,7 +314,7 @@ Result<ChunkResult> ChunkVerifier::RowsChunk(const ChunkTable& t, const nlohmann
       Row row;
       FrameSqliteRow(st.get(), t.cols, &row.frame);
       row.hash = HashRow(row.frame);
-      for (size_t i = 0; i < t.nkey(); ++i) row.key.push_back(Own(st.get(), static_cast<int>(i)));
+      for (size_t i = 0; i < t.nkey(); ++i) row.key.push_back(schema::OwnedValue::Of(schema::SqlValue::FromColumn(st.get(), static_cast<int>(i))));
       src.push_back(std::move(row));
     }
     return Status::Ok();
@@ -500,7 +476,7 @@ Result<ChunkResult> ChunkVerifier::Recheck(const ChunkTable& t, const std::vecto
         Row row;
         FrameSqliteRow(st.get(), t.cols, &row.frame);
         row.hash = HashRow(row.frame);
-        for (size_t i = 0; i < n; ++i) row.key.push_back(Own(st.get(), static_cast<int>(i)));
+        for (size_t i = 0; i < n; ++i) row.key.push_back(schema::OwnedValue::Of(schema::SqlValue::FromColumn(st.get(), static_cast<int>(i))));
         src.push_back(std::move(row));
       }
     }

@@ -14,10 +14,6 @@ constexpr size_t kCopyFlushBytes = 256 * 1024;
 // Rows read ahead while the server deletes; the rest streams after.
 constexpr size_t kPrefetchBytes = 8 * 1024 * 1024;
 
-bool IsIntegerKind(schema::PgKind k) {
-  return k == schema::PgKind::kBigint || k == schema::PgKind::kInteger || k == schema::PgKind::kSmallint;
-}
-
 }  // namespace
 
 // Prepared statements are named per applier: a new applier (after a schema
@@ -37,7 +33,7 @@ PgSink::PgSink(PgConn& target, const schema::Plan& plan, const std::map<std::str
       for (const auto& k : tm.key_source) t.key_cols.push_back(tm.FindSource(k));
     }
     t.int_key = t.sql.rowid_keyed || (t.key_cols.size() == 1 && t.key_cols[0]->repr == schema::Repr::kNative &&
-                                      IsIntegerKind(t.key_cols[0]->type.kind));
+                                      schema::IsIntegerKind(t.key_cols[0]->type.kind));
     tables_.emplace(it->second, std::move(t));
   }
 }

@@ -13,15 +13,6 @@ namespace {
 
 constexpr const char* kPositionKey = "reverse_position";
 
-schema::OwnedValue Own(const schema::SqlValue& v) {
-  schema::OwnedValue o;
-  o.type = v.type;
-  o.i = v.i;
-  o.d = v.d;
-  o.bytes.assign(v.bytes);
-  return o;
-}
-
 // Whether the table's one-column INTEGER primary key is its rowid.
 bool KeyIsRowid(Db& db, const schema::TableMapping& tm) {
   if (tm.key_source.size() != 1) return false;
@@ -355,7 +346,7 @@ Status SqliteSink::Apply(TableRound round, RoundStats* stats) {
         std::vector<schema::OwnedValue>& values = kinds[key];
         values.resize(t.kind_pos.size());
         for (size_t j = 0; j < t.kind_pos.size(); ++j) {
-          values[j] = Own(schema::SqlValue::FromColumn(kind_read->get(), static_cast<int>(j)));
+          values[j] = schema::OwnedValue::Of(schema::SqlValue::FromColumn(kind_read->get(), static_cast<int>(j)));
         }
       }
     }

@@ -14,6 +14,9 @@ enum class PgKind {
   kBytea, kDate, kTime, kTimestamp, kTimestamptz, kJson, kJsonb, kUuid,
 };
 
+// bigint, integer, smallint.
+inline bool IsIntegerKind(PgKind k) { return k == PgKind::kBigint || k == PgKind::kInteger || k == PgKind::kSmallint; }
+
 // A PostgreSQL type with its modifiers: numeric(10,2), varchar(45), timestamp(3).
 struct PgType {
   PgKind kind = PgKind::kText;

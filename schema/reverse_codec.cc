@@ -246,6 +246,15 @@ Status DecodeNative(std::string_view s, const ColumnMapping& col, OwnedValue* ou
 
 }  // namespace
 
+OwnedValue OwnedValue::Of(const SqlValue& v) {
+  OwnedValue o;
+  o.type = v.type;
+  o.i = v.i;
+  o.d = v.d;
+  o.bytes.assign(v.bytes);
+  return o;
+}
+
 SqlValue OwnedValue::view() const {
   SqlValue v;
   v.type = type;

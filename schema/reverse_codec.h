@@ -56,6 +56,8 @@ struct OwnedValue {
 
   // A view that borrows `bytes`: valid while this value lives unchanged.
   SqlValue view() const;
+  // A copy of `v` that owns its bytes.
+  static OwnedValue Of(const SqlValue& v);
 };
 
 // The value PostgreSQL prints for the mapped column (text output form, NOT
