@@ -21,6 +21,10 @@ int RunSnapshot(const std::vector<std::string>& argv) {
   specs.push_back({"jobs", true, "tables copied in parallel (default: number of cores)", "N"});
   specs.push_back({"chunk-rows", true, "rows per chunk, each its own short read transaction (default 100000)", "N"});
   specs.push_back({"set-wal", false, "switch a database that is not in WAL mode to WAL"});
+  specs.push_back({"capture", true,
+                   "how the app's writes are captured: triggers (default) or session (slipway's SQLite extension in the "
+                   "app); on a move already made, switches it",
+                   "session|triggers"});
   specs.push_back({"truncate-existing", false, "with --target-schema existing: empty target tables that hold rows"});
   specs.push_back({"pause-file", true, "start no new chunk while this file exists (throttle)", "PATH"});
   specs.push_back({"max-cpu", true, "share of time each worker may work, 1..100 (default 100)", "PERCENT"});
@@ -88,6 +92,11 @@ int RunSnapshot(const std::vector<std::string>& argv) {
   o.jobs = *jobs;
   o.chunk_rows = *chunk;
   o.set_wal = args->Has("set-wal");
+  if (args->Has("capture")) {
+    auto mode = replicator::ParseCaptureMode(*args->Get("capture"));
+    if (!mode.ok()) return Fail(mode.status());
+    o.capture = *mode;
+  }
   o.truncate_existing = args->Has("truncate-existing");
   o.pause_file = args->GetOr("pause-file", "");
   o.validate_foreign_keys = args->Has("validate-fks");
@@ -107,12 +116,14 @@ int RunSnapshot(const std::vector<std::string>& argv) {
     nlohmann::json j = {{"event", "snapshot_done"},     {"migration_id", r->migration_id},
                         {"tables_copied", r->tables_copied}, {"tables_done_before", r->tables_skipped},
                         {"rows", r->rows},              {"seconds", r->seconds},
+                        {"capture", replicator::CaptureModeName(r->capture)},
                         {"warnings", r->warnings}};
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("snapshot done: %d tables copied (%d done before), %lld rows in %.2f s (%.0f rows/s), migration %s\n",
-                r->tables_copied, r->tables_skipped, static_cast<long long>(r->rows), r->seconds, rate,
-                r->migration_id.c_str());
+    std::printf(
+        "snapshot done: %d tables copied (%d done before), %lld rows in %.2f s (%.0f rows/s), migration %s, capture by %s\n",
+        r->tables_copied, r->tables_skipped, static_cast<long long>(r->rows), r->seconds, rate, r->migration_id.c_str(),
+        replicator::CaptureModeName(r->capture));
     for (const auto& w : r->warnings) std::printf("warning: %s\n", w.c_str());
   }
   return 0;

@@ -53,6 +53,7 @@ Result<StatusReport> Collect(const std::string& source, const std::string& targe
   j["target"] = RedactConninfo(target);
   auto capture = replicator::ReadCapture(*db);
   j["capture_installed"] = capture.ok();
+  if (capture.ok()) j["capture"] = replicator::CaptureModeName(capture->mode);
   if (!*m) {
     j["phase"] = "none";
   } else {
@@ -169,6 +170,11 @@ Result<StatusReport> Collect(const std::string& source, const std::string& targe
 void PrintPlain(const StatusReport& r) {
   const nlohmann::json& j = r.json;
   std::printf("migration   %s\nphase       %s\n", j.value("migration_id", "-").c_str(), j["phase"].get<std::string>().c_str());
+  if (j.contains("capture")) {
+    std::printf("capture     %s\n", j["capture"] == "session"
+                                         ? "session (slipway's SQLite extension in the app; triggers for other writers)"
+                                         : "triggers");
+  }
   if (j.value("direction", "") == "reverse") {
     std::printf("direction   PostgreSQL -> SQLite (changes made after the cutover flow back)");
     if (j.contains("applier") && j["applier"].contains("figures") && j["applier"]["figures"].is_object()) {

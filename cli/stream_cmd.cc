@@ -174,10 +174,11 @@ int RunStream(const std::vector<std::string>& argv) {
   if (verifier) verifier->Stop();
   if (!s.ok()) return Fail(s);
   auto& f = stream.figures();
-  std::printf("stream stopped: applied seq %lld, %lld changes in %lld rounds, lag %lld changes, %lld WAL checkpoints "
-              "(%lld frames)\n",
+  std::printf("stream stopped: applied seq %lld, %lld changes in %lld rounds, lag %lld changes, %lld app "
+              "transactions as changesets, %lld WAL checkpoints (%lld frames)\n",
               static_cast<long long>(f.applied_seq.load()), static_cast<long long>(f.changes_applied.load()),
               static_cast<long long>(f.rounds.load()), static_cast<long long>(f.lag_changes.load()),
+              static_cast<long long>(f.changesets_applied.load()),
               static_cast<long long>(f.checkpoints.load()), static_cast<long long>(f.frames_backfilled.load()));
   return 0;
 }

@@ -12,6 +12,7 @@ std::string StreamStatusJson(replicator::StreamFigures& f, const cutover::Contin
   nlohmann::json j = {{"applied_seq", f.applied_seq.load()},   {"source_seq", f.source_seq.load()},
                       {"lag_changes", f.lag_changes.load()},   {"lag_ms", f.lag_ms.load()},
                       {"rounds", f.rounds.load()},             {"changes_applied", f.changes_applied.load()},
+                      {"changesets_applied", f.changesets_applied.load()},
                       {"rows_written", f.rows_written.load()}, {"keys_deleted", f.keys_deleted.load()},
                       {"rate_changes_per_s", f.rate.load()},   {"last_batch", f.last_batch.load()},
                       {"max_batch", f.max_batch.load()},       {"errors", f.errors.load()},
@@ -82,6 +83,8 @@ std::string StreamMetricsText(replicator::StreamFigures& f, const cutover::Conti
   gauge("slipway_lag_changes", "Changes not yet applied.", static_cast<double>(f.lag_changes));
   gauge("slipway_lag_seconds", "Age of the oldest change not yet applied.", f.lag_ms / 1000.0);
   counter("slipway_changes_applied_total", "Changelog rows applied.", static_cast<double>(f.changes_applied));
+  counter("slipway_changesets_applied_total", "App transactions applied whole from session-capture changesets.",
+          static_cast<double>(f.changesets_applied));
   counter("slipway_rows_written_total", "Rows written to the target.", static_cast<double>(f.rows_written));
   counter("slipway_keys_deleted_total", "Keys whose row was gone in the source.", static_cast<double>(f.keys_deleted));
   counter("slipway_rounds_total", "Apply transactions.", static_cast<double>(f.rounds));

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "cutover/row_frame.h"
+#include "replicator/changeset_keys.h"
 #include "replicator/sqlite_values.h"
 #include "replicator/table_sql.h"
 #include "schema/binary_codec.h"
@@ -69,6 +70,7 @@ Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& tar
                                                      const std::map<std::string, int>& tids, int64_t from, int64_t to) {
   std::vector<TouchedDifference> out;
   if (to <= from) return out;
+  RETURN_IF_ERROR(replicator::LoadChangesetKeys(source, tids, from, to).status());
   for (const auto& tm : plan.tables) {
     auto tid_it = tids.find(tm.source);
     if (tid_it == tids.end()) continue;
@@ -84,7 +86,7 @@ Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& tar
     std::vector<std::vector<schema::SqlValue>> keys;
     std::vector<std::string> key_storage;
     ASSIGN_OR_RETURN(Stmt ks, source.Prepare("SELECT DISTINCT " + KeyList(nkey) +
-                                             " FROM _slipway_changelog WHERE tid = ?1 AND seq > ?2 AND seq <= ?3"));
+                                             " FROM _slipway_keys WHERE tid = ?1 AND seq > ?2 AND seq <= ?3"));
     ks.Bind(1, static_cast<int64_t>(tid)).Bind(2, from).Bind(3, to);
     std::string stage_buf, scratch;
     schema::AppendBinaryHeader(&stage_buf);
@@ -112,7 +114,7 @@ Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& tar
     for (size_t i = 0; i < sql.sqlite_columns.size(); ++i) select += (i ? ", " : "") + sql.sqlite_columns[i];
     std::string lhs = nkey == 1 ? sql.sqlite_key[0] : "(" + sql.OrderByKeyList() + ")";
     ASSIGN_OR_RETURN(Stmt rows, source.Prepare(select + " FROM " + sql.sqlite_table + " WHERE " + lhs + " IN (SELECT " +
-                                               KeyList(nkey) + " FROM _slipway_changelog WHERE tid = ?1 AND seq > ?2 AND seq <= ?3)"));
+                                               KeyList(nkey) + " FROM _slipway_keys WHERE tid = ?1 AND seq > ?2 AND seq <= ?3)"));
     rows.Bind(1, static_cast<int64_t>(tid)).Bind(2, from).Bind(3, to);
     const int first = sql.rowid_keyed ? 1 : 0;
     while (true) {

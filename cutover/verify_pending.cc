@@ -1,6 +1,9 @@
 #include "cutover/verify_pending.h"
 
 #include <algorithm>
+#include <limits>
+
+#include "replicator/changeset_keys.h"
 
 namespace slipway::cutover {
 
@@ -55,7 +58,8 @@ Result<std::optional<int64_t>> ReadChangelogHead(Db& db) {
 
 Result<std::unordered_set<uint64_t>> ReadChangedKeys(Db& db, const schema::TableMapping& t,
                                                      const CompareColumns& cols, int64_t after) {
-  ASSIGN_OR_RETURN(Stmt st, db.Prepare("SELECT c.k1, c.k2, c.k3, c.k4 FROM _slipway_changelog c "
+  RETURN_IF_ERROR(replicator::LoadChangesetKeys(db, after, std::numeric_limits<int64_t>::max()).status());
+  ASSIGN_OR_RETURN(Stmt st, db.Prepare("SELECT c.k1, c.k2, c.k3, c.k4 FROM _slipway_keys c "
                                        "JOIN _slipway_tables t ON t.tid = c.tid WHERE t.name = ?1 AND c.seq > ?2"));
   st.Bind(1, std::string_view(t.source)).Bind(2, after);
   std::unordered_set<uint64_t> keys;

@@ -6,6 +6,7 @@ Result<RoundStats> Applier::ApplyRange(const Position& from, const Position& to)
   RoundStats stats;
   ASSIGN_OR_RETURN(std::vector<TableTouch> touched, source_.Touched(from, to));
   for (const auto& t : touched) stats.changes += t.changes;
+  stats.changesets = source_.changesets();
   RETURN_IF_ERROR(sink_.Begin());
   struct AbortUnlessCommitted {
     ChangeSink& sink;

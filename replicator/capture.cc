@@ -2,6 +2,7 @@
 
 #include "common/failpoint.h"
 #include "common/random_id.h"
+#include "replicator/capture_extension/slipway_capture.h"
 #include "replicator/source_history.h"
 #include "replicator/table_sql.h"
 #include "sql/embedded.h"
@@ -20,9 +21,42 @@ std::string Trigger(const std::string& name, const std::string& when, const std:
          " BEGIN INSERT INTO _slipway_changelog (" + cols + ") VALUES (" + vals + "); END";
 }
 
+std::string SqlString(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+// The WHEN condition of a session-mode trigger: the trigger records the key
+// unless the writing connection's session does. Rows with a NULL key are the
+// triggers' in any case (the session skips them).
+std::string UnlessSessionRecords(const std::vector<std::string>& keys, const std::vector<const char*>& rows,
+                                 const std::string& migration_id) {
+  std::string cond;
+  for (const char* row : rows) {
+    for (const auto& k : keys) cond += std::string(row) + "." + k + " IS NULL OR ";
+  }
+  return cond + "NOT sqlite_compileoption_used(" + SqlString(SLIPWAY_CAPTURE_TOKEN + migration_id) + ")";
+}
+
+std::string And(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  return "(" + a + ") AND (" + b + ")";
+}
+
 }  // namespace
 
-std::vector<std::string> CaptureTriggerSql(const schema::Table& table, const schema::TableMapping& tm, int tid) {
+const char* CaptureModeName(CaptureMode m) { return m == CaptureMode::kSession ? "session" : "triggers"; }
+
+Result<CaptureMode> ParseCaptureMode(const std::string& text) {
+  if (text == "session") return CaptureMode::kSession;
+  if (text == "triggers") return CaptureMode::kTriggers;
+  return Status(Code::kInvalidArgument, "--capture must be session or triggers, not " + text);
+}
+
+std::vector<std::string> CaptureTriggerSql(const schema::Table& table, const schema::TableMapping& tm, int tid,
+                                           const std::string& session_migration_id) {
   std::vector<std::string> out;
   const std::string qt = QuoteSqliteIdent(table.name);
   const std::string p = std::string(kTriggerPrefix) + std::to_string(tid) + "_";
@@ -32,9 +66,17 @@ std::vector<std::string> CaptureTriggerSql(const schema::Table& table, const sch
   } else {
     for (const auto& k : tm.key_source) keys.push_back(QuoteSqliteIdent(k));
   }
-  out.push_back(Trigger(p + "ins", "AFTER INSERT", qt, "", tid, keys, "NEW"));
-  out.push_back(Trigger(p + "upd", "AFTER UPDATE", qt, "", tid, keys, "NEW"));
-  out.push_back(Trigger(p + "del", "AFTER DELETE", qt, "", tid, keys, "OLD"));
+  // The session records only tables with a declared primary key and
+  // without generated columns (slipway_capture.cc, RecordableTable).
+  bool generated = false;
+  for (const auto& c : table.columns) generated = generated || c.generated != schema::Generated::kNone;
+  const bool session = !session_migration_id.empty() && tm.key_kind == schema::KeyKind::kPrimaryKey && !generated;
+  auto unless = [&](std::vector<const char*> rows) {
+    return session ? UnlessSessionRecords(keys, rows, session_migration_id) : std::string();
+  };
+  out.push_back(Trigger(p + "ins", "AFTER INSERT", qt, unless({"NEW"}), tid, keys, "NEW"));
+  out.push_back(Trigger(p + "upd", "AFTER UPDATE", qt, unless({"OLD", "NEW"}), tid, keys, "NEW"));
+  out.push_back(Trigger(p + "del", "AFTER DELETE", qt, unless({"OLD"}), tid, keys, "OLD"));
   // A key that changes: the old key is touched too. UPDATE OF keeps the cost
   // off updates that do not name a key column.
   std::string changed;
@@ -44,7 +86,7 @@ std::vector<std::string> CaptureTriggerSql(const schema::Table& table, const sch
   } else {
     std::string of;
     for (const auto& k : keys) of += (of.empty() ? "" : ", ") + k;
-    out.push_back(Trigger(p + "key", "AFTER UPDATE OF " + of, qt, changed, tid, keys, "OLD"));
+    out.push_back(Trigger(p + "key", "AFTER UPDATE OF " + of, qt, And(changed, unless({"OLD", "NEW"})), tid, keys, "OLD"));
   }
   // INSERT OR REPLACE / UPDATE OR REPLACE can delete a *different* row that
   // holds the same value of a secondary UNIQUE index; that delete fires no
@@ -70,8 +112,11 @@ std::vector<std::string> CaptureTriggerSql(const schema::Table& table, const sch
     std::string body = " BEGIN INSERT INTO _slipway_changelog (" + cols + ") SELECT " + sel + " FROM " + qt + " WHERE " +
                        match + "; END";
     std::string idx = std::to_string(++n);
-    out.push_back("CREATE TRIGGER " + QuoteSqliteIdent(p + "uqi" + idx) + " BEFORE INSERT ON " + qt + body);
-    out.push_back("CREATE TRIGGER " + QuoteSqliteIdent(p + "uqu" + idx) + " BEFORE UPDATE OF " + of + " ON " + qt + body);
+    // The session records a row that REPLACE deletes, as a delete.
+    const std::string when = session ? " WHEN " + unless({}) : "";
+    out.push_back("CREATE TRIGGER " + QuoteSqliteIdent(p + "uqi" + idx) + " BEFORE INSERT ON " + qt + when + body);
+    out.push_back("CREATE TRIGGER " + QuoteSqliteIdent(p + "uqu" + idx) + " BEFORE UPDATE OF " + of + " ON " + qt + when +
+                  body);
   }
   return out;
 }
@@ -86,6 +131,8 @@ Result<CaptureInfo> ReadCapture(Db& db) {
   info.migration_id = id.value_or("");
   ASSIGN_OR_RETURN(auto history, db.QueryText("SELECT value FROM _slipway_meta WHERE key = 'history'"));
   info.history = history.value_or("");
+  ASSIGN_OR_RETURN(auto mode, db.QueryText("SELECT value FROM _slipway_meta WHERE key = 'capture'"));
+  info.mode = mode.value_or("") == "session" ? CaptureMode::kSession : CaptureMode::kTriggers;
   ASSIGN_OR_RETURN(Stmt st, db.Prepare("SELECT tid, name FROM _slipway_tables"));
   while (true) {
     ASSIGN_OR_RETURN(bool row, st.Step());
@@ -95,7 +142,8 @@ Result<CaptureInfo> ReadCapture(Db& db) {
   return info;
 }
 
-Result<CaptureInfo> InstallCapture(Db& db, const schema::SourceSchema& schema, const schema::Plan& plan) {
+Result<CaptureInfo> InstallCapture(Db& db, const schema::SourceSchema& schema, const schema::Plan& plan,
+                                   std::optional<CaptureMode> mode) {
   for (const auto& tm : plan.tables) {
     if (tm.key_target.size() > static_cast<size_t>(kMaxKeyColumns)) {
       return Status(Code::kBlocked, "table " + tm.source + ": primary keys of more than " +
@@ -136,6 +184,18 @@ Result<CaptureInfo> InstallCapture(Db& db, const schema::SourceSchema& schema, c
     if (!h.ok()) return rollback(h.status());
     info.history = h->value_or("");
   }
+  {
+    auto m = db.QueryText("SELECT value FROM _slipway_meta WHERE key = 'capture'");
+    if (!m.ok()) return rollback(m.status());
+    info.mode = mode ? *mode : (m->value_or("") == "session" ? CaptureMode::kSession : CaptureMode::kTriggers);
+    auto st = db.Prepare("INSERT INTO _slipway_meta (key, value) VALUES ('capture', ?) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    if (!st.ok()) return rollback(st.status());
+    st->Bind(1, std::string_view(CaptureModeName(info.mode)));
+    s = st->Run();
+    if (!s.ok()) return rollback(s);
+  }
+  const std::string session_id = info.mode == CaptureMode::kSession ? info.migration_id : "";
   for (const auto& tm : plan.tables) {
     const schema::Table* t = schema.FindTable(tm.source);
     if (t == nullptr) return rollback(Status(Code::kSchemaChanged, "table " + tm.source + " no longer exists"));
@@ -166,7 +226,7 @@ Result<CaptureInfo> InstallCapture(Db& db, const schema::SourceSchema& schema, c
       s = db.Exec("DROP TRIGGER " + QuoteSqliteIdent(n));
       if (!s.ok()) return rollback(s);
     }
-    for (const auto& sql : CaptureTriggerSql(*t, tm, tid)) {
+    for (const auto& sql : CaptureTriggerSql(*t, tm, tid, session_id)) {
       s = db.Exec(sql);
       if (!s.ok()) return rollback(s.Annotate("install capture on " + tm.source));
     }

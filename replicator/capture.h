@@ -6,6 +6,7 @@
 // Thread-safety: uses the given read-write Db; one call at a time.
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include "common/sqlite.h"
@@ -18,10 +19,22 @@ namespace slipway::replicator {
 inline constexpr int kMaxKeyColumns = 4;
 inline constexpr const char* kTriggerPrefix = "_slipway_";
 
+// How the app's writes are captured. kTriggers: every write records its keys
+// through the triggers. kSession: a connection with slipway's SQLite
+// extension records each explicit transaction as one changeset
+// (replicator/capture_extension/slipway_capture.h); the triggers stay for
+// every other write (other connections, autocommit statements, tables the
+// session cannot see: those without a declared PRIMARY KEY, rows with a NULL
+// key). Recorded in _slipway_meta ('capture').
+enum class CaptureMode { kTriggers, kSession };
+const char* CaptureModeName(CaptureMode m);
+Result<CaptureMode> ParseCaptureMode(const std::string& text);
+
 struct CaptureInfo {
   std::string migration_id;
   std::string history;  // the file's history token, "" if none (replicator/source_history.h)
   std::map<std::string, int> tids;  // source table -> tid
+  CaptureMode mode = CaptureMode::kTriggers;
   // Set by InstallCapture, inside its write transaction: the schema stamp
   // before it changed anything, and after (replicator/schema_stamp.h).
   SchemaStamp stamp_before;
@@ -30,9 +43,11 @@ struct CaptureInfo {
 
 // Installs (or refreshes) capture for every table of the plan and returns the
 // table ids. A new migration id (and history token) is made when the file has
-// none.
+// none. Without `mode` the file keeps the mode it has (triggers for a new
+// one).
 // REQUIRES: `schema` is the introspection the plan was checked against.
-Result<CaptureInfo> InstallCapture(Db& db, const schema::SourceSchema& schema, const schema::Plan& plan);
+Result<CaptureInfo> InstallCapture(Db& db, const schema::SourceSchema& schema, const schema::Plan& plan,
+                                   std::optional<CaptureMode> mode = std::nullopt);
 
 // Reads the migration id and table ids when capture is installed.
 Result<CaptureInfo> ReadCapture(Db& db);
@@ -42,6 +57,9 @@ Result<CaptureInfo> ReadCapture(Db& db);
 Status RemoveCapture(Db& db, bool keep_fence = false);
 
 // The trigger statements for one table (exposed for tests and benchmarks).
-std::vector<std::string> CaptureTriggerSql(const schema::Table& table, const schema::TableMapping& tm, int tid);
+// With a migration id the key triggers of a table with a declared primary
+// key stay silent where the session records the write.
+std::vector<std::string> CaptureTriggerSql(const schema::Table& table, const schema::TableMapping& tm, int tid,
+                                           const std::string& session_migration_id = "");
 
 }  // namespace slipway::replicator

@@ -21,6 +21,7 @@ namespace slipway::replicator {
 
 struct RoundStats {
   int64_t changes = 0;   // captured changes in the range
+  int64_t changesets = 0;  // of them, app transactions recorded as changesets
   int64_t keys = 0;      // distinct keys touched
   int64_t upserts = 0;   // rows written (rows_copied included)
   int64_t rows_copied = 0;  // rows written by whole-table copies (CopyWhole): no touched key of theirs

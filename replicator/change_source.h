@@ -45,6 +45,9 @@ class ChangeSource {
   // REQUIRES: inside BeginRead(), `to` no newer than what it returned.
   // The tables with changes in (from, to].
   virtual Result<std::vector<TableTouch>> Touched(const Position& from, const Position& to) = 0;
+  // Whole app transactions recorded as changesets in the range of the last
+  // Touched() (session capture), else 0.
+  virtual int64_t changesets() const { return 0; }
   // The distinct keys of `tid` touched in (from, to].
   virtual Result<std::unique_ptr<RowCursor>> Keys(int tid, const Position& from, const Position& to) = 0;
   // The current rows of those keys (keys whose row is gone yield nothing).

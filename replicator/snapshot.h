@@ -6,10 +6,12 @@
 // control tables; a second run continues where the first stopped.
 // Thread-safety: Run() starts and joins its own worker threads.
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/pg.h"
+#include "replicator/capture.h"
 #include "replicator/progress.h"
 #include "schema/model.h"
 #include "schema/plan.h"
@@ -33,6 +35,8 @@ struct SnapshotOptions {
   // Validate foreign keys (NOT VALID until then) before returning; by
   // default the stream validates them in the background.
   bool validate_foreign_keys = false;
+  // Unset: a new move captures by triggers, a resumed one keeps its mode.
+  std::optional<CaptureMode> capture;
 };
 
 // Validates the plan's foreign keys that are still NOT VALID (idempotent);
@@ -47,6 +51,7 @@ struct SnapshotResult {
   int64_t rows = 0;
   int tables_copied = 0;
   int tables_skipped = 0;  // finished by an earlier run
+  CaptureMode capture = CaptureMode::kTriggers;
   double seconds = 0;
   std::vector<std::string> warnings;
   std::string migration_id;

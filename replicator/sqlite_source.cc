@@ -1,9 +1,15 @@
 #include "replicator/sqlite_source.h"
 
+#include <algorithm>
+
+#include "replicator/changeset_keys.h"
+
 namespace slipway::replicator {
 namespace {
 
 constexpr const char* kRange = " FROM _slipway_changelog WHERE tid = ?1 AND seq > ?2 AND seq <= ?3";
+// The same range with the keys of changesets (replicator/changeset_keys.h).
+constexpr const char* kKeysRange = " FROM _slipway_keys WHERE tid = ?1 AND seq > ?2 AND seq <= ?3";
 
 std::string KeyColumnsList(size_t n) {
   std::string out;
@@ -26,7 +32,7 @@ Result<int64_t> NewestChangelogSeq(Db& db) {
 }
 
 SqliteChangelogSource::SqliteChangelogSource(Db& db, const schema::Plan& plan, const std::map<std::string, int>& tids)
-    : db_(db) {
+    : db_(db), tids_(tids) {
   for (const auto& tm : plan.tables) {
     auto it = tids.find(tm.source);
     if (it == tids.end()) continue;
@@ -41,9 +47,12 @@ SqliteChangelogSource::SqliteChangelogSource(Db& db, const schema::Plan& plan, c
       for (size_t i = 0; i < nkey; ++i) lhs += (i ? ", " : "") + t.sql.sqlite_key[i];
       lhs += ")";
     }
-    t.rows_query = SelectColumns(t.sql) + " FROM " + t.sql.sqlite_table + " WHERE " + lhs + " IN (SELECT " +
-                   KeyColumnsList(nkey) + kRange + ")";
-    t.keys_query = "SELECT DISTINCT " + KeyColumnsList(nkey) + kRange;
+    for (const char* range : {kRange, kKeysRange}) {
+      const int i = range == kRange ? 0 : 1;
+      t.rows_query[i] = SelectColumns(t.sql) + " FROM " + t.sql.sqlite_table + " WHERE " + lhs + " IN (SELECT " +
+                        KeyColumnsList(nkey) + range + ")";
+      t.keys_query[i] = "SELECT DISTINCT " + KeyColumnsList(nkey) + range;
+    }
     tables_.emplace(it->second, std::move(t));
   }
 }
@@ -68,29 +77,47 @@ void SqliteChangelogSource::EndRead() { (void)db_.Exec("COMMIT"); }
 
 Result<std::vector<TableTouch>> SqliteChangelogSource::Touched(const Position& from, const Position& to) {
   std::vector<TableTouch> out;
+  changesets_ = false;
+  changesets_read_ = 0;
   ASSIGN_OR_RETURN(Stmt st, db_.Prepare("SELECT tid, count(*) FROM _slipway_changelog WHERE seq > ?1 AND seq <= ?2 "
                                         "GROUP BY tid"));
   st.Bind(1, from.seq).Bind(2, to.seq);
   while (true) {
     ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
+    if (st.Int(0) == 0) {
+      changesets_ = true;
+      continue;
+    }
     // Tables that are not replicated (any more) are skipped.
     if (tables_.count(static_cast<int>(st.Int(0))) == 0) continue;
     out.push_back({static_cast<int>(st.Int(0)), st.Int(1)});
+  }
+  if (!changesets_) return out;
+  ASSIGN_OR_RETURN(DecodedKeys decoded, LoadChangesetKeys(db_, tids_, from.seq, to.seq));
+  changesets_read_ = decoded.changesets;
+  for (const auto& [tid, n] : decoded.changes) {
+    if (tables_.count(tid) == 0) continue;
+    auto it = std::find_if(out.begin(), out.end(), [tid = tid](const TableTouch& t) { return t.tid == tid; });
+    if (it == out.end()) {
+      out.push_back({tid, n});
+    } else {
+      it->changes += n;
+    }
   }
   return out;
 }
 
 Result<std::unique_ptr<RowCursor>> SqliteChangelogSource::Keys(int tid, const Position& from, const Position& to) {
   ASSIGN_OR_RETURN(const Table* t, Find(tid));
-  ASSIGN_OR_RETURN(Stmt st, db_.Prepare(t->keys_query));
+  ASSIGN_OR_RETURN(Stmt st, db_.Prepare(t->keys_query[changesets_ ? 1 : 0]));
   st.Bind(1, static_cast<int64_t>(tid)).Bind(2, from.seq).Bind(3, to.seq);
   return std::unique_ptr<RowCursor>(std::make_unique<StmtCursor>(std::move(st)));
 }
 
 Result<std::unique_ptr<RowCursor>> SqliteChangelogSource::Rows(int tid, const Position& from, const Position& to) {
   ASSIGN_OR_RETURN(const Table* t, Find(tid));
-  ASSIGN_OR_RETURN(Stmt st, db_.Prepare(t->rows_query));
+  ASSIGN_OR_RETURN(Stmt st, db_.Prepare(t->rows_query[changesets_ ? 1 : 0]));
   st.Bind(1, static_cast<int64_t>(tid)).Bind(2, from.seq).Bind(3, to.seq);
   return std::unique_ptr<RowCursor>(std::make_unique<StmtCursor>(std::move(st)));
 }

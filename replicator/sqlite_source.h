@@ -1,9 +1,11 @@
 #pragma once
 // The forward change source: the app's SQLite file, whose capture triggers
 // record every touched key in _slipway_changelog inside the app's own
-// transaction (replicator/capture.h). seq is commit order (SQLite has one
-// writer), so a position is a seq and a round's read is one SQLite read
-// transaction.
+// transaction (replicator/capture.h), and whose session capture records each
+// app transaction there as one changeset (replicator/changeset_keys.h). seq
+// is commit order (SQLite has one writer), so a position is a seq and a
+// round's read is one SQLite read transaction: the rows read for the touched
+// keys are the state after whole app transactions.
 // Thread-safety: one source per thread, over the caller's connection.
 
 #include <map>
@@ -29,6 +31,7 @@ class SqliteChangelogSource : public ChangeSource {
   Result<Position> BeginRead() override;
   void EndRead() override;
   Result<std::vector<TableTouch>> Touched(const Position& from, const Position& to) override;
+  int64_t changesets() const override { return changesets_read_; }
   Result<std::unique_ptr<RowCursor>> Keys(int tid, const Position& from, const Position& to) override;
   Result<std::unique_ptr<RowCursor>> Rows(int tid, const Position& from, const Position& to) override;
   Result<std::unique_ptr<RowCursor>> AllRows(int tid) override;
@@ -38,13 +41,17 @@ class SqliteChangelogSource : public ChangeSource {
  private:
   struct Table {
     TableSql sql;
-    std::string rows_query;
-    std::string keys_query;
+    // [0]: the triggers' key rows; [1]: those and the changesets' keys.
+    std::string rows_query[2];
+    std::string keys_query[2];
   };
   Result<const Table*> Find(int tid) const;
 
   Db& db_;
+  std::map<std::string, int> tids_;
   std::map<int, Table> tables_;
+  bool changesets_ = false;  // the range read by the last Touched() holds changesets
+  int64_t changesets_read_ = 0;  // how many
 };
 
 }  // namespace slipway::replicator

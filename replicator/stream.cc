@@ -455,6 +455,7 @@ struct Stream::Impl {
     ClearError();
     fig.rounds++;
     fig.changes_applied += rs.changes;
+    fig.changesets_applied += rs.changesets;
     fig.rows_written += rs.upserts;
     fig.keys_deleted += rs.deletes;
     fig.last_batch = rs.changes;
@@ -508,6 +509,7 @@ struct Stream::Impl {
                         {"rate", fig.rate.load()},
                         {"rounds", fig.rounds.load()},
                         {"changes_applied", fig.changes_applied.load()},
+                        {"changesets_applied", fig.changesets_applied.load()},
                         {"lag_changes", fig.lag_changes.load()},
                         {"lag_ms", fig.lag_ms.load()},
                         {"errors", fig.errors.load()},

@@ -59,6 +59,7 @@ struct StreamFigures {
   std::atomic<double> lag_ms{0};
   std::atomic<int64_t> rounds{0};
   std::atomic<int64_t> changes_applied{0};
+  std::atomic<int64_t> changesets_applied{0};  // app transactions that arrived as changesets (session capture)
   std::atomic<int64_t> rows_written{0};
   std::atomic<int64_t> keys_deleted{0};
   std::atomic<int64_t> errors{0};

@@ -1,0 +1,40 @@
+#pragma once
+// Touched keys recorded as changesets, made readable by SQL. In session
+// capture (replicator/capture_extension/slipway_capture.h) a row of
+// _slipway_changelog with tid 0 holds one app transaction's changeset in k1;
+// the other rows are key rows written by the capture triggers (connections
+// without the extension, autocommit writes). LoadChangesetKeys() decodes the
+// changesets of a range into temp._slipway_changeset_keys, and the temp view
+// _slipway_keys (seq, tid, k1..k4) shows those keys together with the key
+// rows: every reader of touched keys asks that one relation, in either
+// capture mode.
+// Thread-safety: per connection (temp objects are the connection's own).
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "common/sqlite.h"
+
+namespace slipway::replicator {
+
+inline constexpr const char* kKeysRelation = "_slipway_keys";
+
+// Changesets per table id decoded by one LoadChangesetKeys() call.
+struct DecodedKeys {
+  int64_t changesets = 0;
+  std::map<int, int64_t> changes;  // tid -> changed rows
+};
+
+// Creates the connection's temp table and view when missing, forgets the
+// keys decoded earlier, and decodes the changesets with seq in (from, to].
+// Tables not in `tids` (source table -> tid) are skipped. A changeset that
+// cannot be decoded, or names a replicated table without its primary key, is
+// an error naming the seq.
+// REQUIRES: inside the caller's read transaction, for the same snapshot the
+// keys are then read in.
+Result<DecodedKeys> LoadChangesetKeys(Db& db, const std::map<std::string, int>& tids, int64_t from, int64_t to);
+// The same with the table ids the file records (_slipway_tables).
+Result<DecodedKeys> LoadChangesetKeys(Db& db, int64_t from, int64_t to);
+
+}  // namespace slipway::replicator
