@@ -166,10 +166,23 @@ class SqliteBackend : public Backend {
  public:
   // `give_up` is asked while waiting for the write lock (at most every
   // poll interval); true ends the wait early, e.g. because the URL changed.
+  // With `session_extension` the connection loads slipway's capture
+  // extension and calls slipway_capture() before each COMMIT.
   static Result<std::unique_ptr<SqliteBackend>> Open(const std::string& path, int busy_timeout_ms,
-                                                     std::function<bool()> give_up) {
+                                                     std::function<bool()> give_up,
+                                                     const std::string& session_extension) {
     auto b = std::unique_ptr<SqliteBackend>(new SqliteBackend(busy_timeout_ms, std::move(give_up)));
     ASSIGN_OR_RETURN(b->db_, Db::Open(path, Db::Mode::kReadWrite, busy_timeout_ms));
+    if (!session_extension.empty()) {
+      sqlite3_enable_load_extension(b->db_.get(), 1);
+      char* err = nullptr;
+      if (sqlite3_load_extension(b->db_.get(), session_extension.c_str(), nullptr, &err) != SQLITE_OK) {
+        std::string msg = err != nullptr ? err : "unknown error";
+        sqlite3_free(err);
+        return InvalidArgument("cannot load " + session_extension + ": " + msg);
+      }
+      b->session_ = true;
+    }
     // SQLite's own busy_timeout sleeps up to 100 ms between tries, which would
     // show up as gap after the lock is released; poll finely instead. `b` is
     // heap-allocated, so the pointer stays valid for the connection.
@@ -210,6 +223,7 @@ class SqliteBackend : public Backend {
       a.status = insert_.Run();
       (void)insert_.Reset();
     }
+    if (a.status.ok() && session_) a.status = db_.Exec("SELECT slipway_capture()");
     if (a.status.ok()) {
       a.commit_sent = true;
       a.status = db_.Exec("COMMIT");
@@ -234,6 +248,7 @@ class SqliteBackend : public Backend {
  private:
   SqliteBackend(int busy_timeout_ms, std::function<bool()> give_up)
       : busy_timeout_(milliseconds(busy_timeout_ms)), give_up_(std::move(give_up)) {}
+  bool session_ = false;
 
   static Fail Classify(const Status& s) {
     if (ContainsCI(s.message(), kFenceMarker)) return Fail::kFence;
@@ -407,6 +422,7 @@ struct Options {
   double seconds = 0;  // 0: until SIGTERM/SIGINT
   int busy_timeout_ms = 5000;
   int poll_config_ms = 50;
+  std::string session_extension;  // load slipway's capture extension into SQLite connections
 };
 
 // Owns the ack log; one line per acknowledged transaction, flushed at once.
@@ -496,7 +512,7 @@ class Follower {
         return config_.url() != url;
       };
       ASSIGN_OR_RETURN(backend_, SqliteBackend::Open(target.sqlite_path, opt_.busy_timeout_ms,
-                                                     std::move(give_up)));
+                                                     std::move(give_up), opt_.session_extension));
     } else {
       ASSIGN_OR_RETURN(backend_, PgBackend::Open(url));
     }
@@ -648,7 +664,7 @@ class Follower {
 
 constexpr const char* kUsage =
     "usage: app_follower --config FILE --key KEY --id N --rate TPS --seconds S --ack-log FILE\n"
-    "                    [--busy-timeout-ms 5000] [--poll-config-ms 50]\n"
+    "                    [--busy-timeout-ms 5000] [--poll-config-ms 50] [--session-extension PATH]\n"
     "  --seconds 0 runs until SIGTERM/SIGINT; either signal ends the run and exits 0.\n";
 
 Status ParseOptions(int argc, char** argv, Options& opt) {
@@ -659,7 +675,8 @@ Status ParseOptions(int argc, char** argv, Options& opt) {
                                               {"seconds", true, ""},
                                               {"ack-log", true, ""},
                                               {"busy-timeout-ms", true, ""},
-                                              {"poll-config-ms", true, ""}};
+                                              {"poll-config-ms", true, ""},
+                                              {"session-extension", true, ""}};
   ASSIGN_OR_RETURN(cli::Args args,
                    cli::Args::Parse(std::vector<std::string>(argv + 1, argv + argc), specs));
   ASSIGN_OR_RETURN(opt.config, args.Require("config"));
@@ -680,6 +697,7 @@ Status ParseOptions(int argc, char** argv, Options& opt) {
   if (poll < 1 || poll > 60000) return InvalidArgument("--poll-config-ms must be 1..60000");
   opt.busy_timeout_ms = static_cast<int>(busy);
   opt.poll_config_ms = static_cast<int>(poll);
+  opt.session_extension = args.GetOr("session-extension", "");
   return Status::Ok();
 }
 

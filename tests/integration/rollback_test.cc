@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -63,7 +64,7 @@ class RollbackTest : public TargetTest {
     TargetTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
     db_ = MakeSqlite(dir_, "app.db", kCountersSchema);
-    ASSERT_EQ(RunSlipway({"snapshot", "--source", db_, "--target", target_}).exit_code, 0);
+    ASSERT_EQ(RunSlipway({"snapshot", "--source", db_, "--target", target_, "--capture", capture_}).exit_code, 0);
     env_ = dir_ + "/app.env";
     std::ofstream(env_) << "# app settings\nDATABASE_URL=sqlite://" << db_ << "\nOTHER=1\n";
   }
@@ -73,22 +74,57 @@ class RollbackTest : public TargetTest {
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
+  // Writers on SQLite -> cutover -> the writers go on in PostgreSQL, with a
+  // transaction that commits out of order -> rollback -> the writers go on
+  // in SQLite -> cutover -> rollback again. Every acknowledged write is in
+  // SQLite exactly once at the end, the counters are exact, the writers end
+  // on SQLite, and PostgreSQL equals SQLite once the forward stream caught
+  // up.
+  void TwoCyclesUnderLoad(const std::vector<std::string>& writer_extra);
+
+  std::string capture_ = "triggers";
   std::string db_, env_;
 };
 
-// Writers on SQLite -> cutover -> the writers go on in PostgreSQL, with a
-// transaction that commits out of order -> rollback -> the writers go on in
-// SQLite -> cutover -> rollback again. Every acknowledged write is in SQLite
-// exactly once at the end, the counters are exact, the writers end on SQLite,
-// and PostgreSQL equals SQLite once the forward stream caught up.
-TEST_F(RollbackTest, TwoCyclesUnderLoad) {
+// The same, the app capturing by session (slipway's SQLite extension).
+class SessionRollbackTest : public RollbackTest {
+ protected:
+  void SetUp() override {
+    capture_ = "session";
+    RollbackTest::SetUp();
+  }
+};
+
+TEST_F(RollbackTest, TwoCyclesUnderLoad) { TwoCyclesUnderLoad({}); }
+
+// A rollback leaves the move capturing as it did: the app's transactions
+// arrive as changesets again after each rollback.
+TEST_F(SessionRollbackTest, TwoCyclesUnderLoad) {
+  TwoCyclesUnderLoad({"--session-extension", SLIPWAY_CAPTURE_EXTENSION});
+  if (HasFatalFailure()) return;
+  // The running stream's summary line, from its output file.
+  std::string last;
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+    if (e.path().extension() != ".out") continue;
+    const std::string text = ReadText(e.path());
+    if (text.find("stream stopped:") != std::string::npos) last = text;
+  }
+  RunResult st = RunSlipway({"status", "--source", db_, "--target", target_, "--json"});
+  ASSERT_EQ(st.exit_code, 0) << st.err;
+  EXPECT_EQ(nlohmann::json::parse(st.out)["capture"], "session") << st.out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(last, m, std::regex("([0-9]+) app transactions as changesets"))) << last;
+  EXPECT_GT(std::stoll(m[1]), 50) << last;
+}
+
+void RollbackTest::TwoCyclesUnderLoad(const std::vector<std::string>& writer_extra) {
   int stream = StartProgram(SLIPWAY_BINARY, {"stream", "--source", db_, "--target", target_}, dir_);
   std::vector<int> writers;
   for (int id = 1; id <= 3; ++id) {
-    writers.push_back(StartProgram(SLIPWAY_APP_FOLLOWER,
-                                   {"--config", env_, "--key", "DATABASE_URL", "--id", std::to_string(id), "--rate",
-                                    "120", "--seconds", "0", "--ack-log", dir_ + "/acks" + std::to_string(id) + ".log"},
-                                   dir_));
+    std::vector<std::string> args = {"--config", env_, "--key", "DATABASE_URL", "--id", std::to_string(id), "--rate",
+                                     "120", "--seconds", "0", "--ack-log", dir_ + "/acks" + std::to_string(id) + ".log"};
+    args.insert(args.end(), writer_extra.begin(), writer_extra.end());
+    writers.push_back(StartProgram(SLIPWAY_APP_FOLLOWER, args, dir_));
   }
   std::vector<double> freezes;
   for (int cycle = 0; cycle < 2; ++cycle) {

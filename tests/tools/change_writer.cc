@@ -7,6 +7,7 @@
 //   change_writer --db FILE (--seconds S | --iterations N) [--seed N]
 //       [--big-rows N] [--big-at I] [--schema-change] [--schema-at I]
 //       [--drop-table] [--drop-at I] [--phase-iterations N] [--pace-us U]
+//       [--session-extension PATH]
 //       writes until the time or the iteration count is reached (or SIGTERM),
 //       then prints a summary line and a line of per-kind counts.
 //
@@ -20,6 +21,10 @@
 // With --schema-change: items gains a column `note` (DEFAULT 'none', so
 // existing rows change without any trigger firing) and a table `extra` is
 // created and written. With --drop-table: `tags` is dropped.
+//
+// With --session-extension the connection loads slipway's capture extension
+// and calls slipway_capture() before every COMMIT, as an app in session
+// capture mode does.
 //
 // One connection, WAL, busy_timeout 5000, otherwise SQLite's defaults as an
 // app would have them, except recursive_triggers: Debian builds SQLite with
@@ -99,6 +104,7 @@ struct Options {
   int64_t drop_at = 250;
   int64_t phase_iterations = 200;
   int64_t pace_us = 500;
+  std::string session_extension;
 };
 
 class Rng {
@@ -127,6 +133,22 @@ class Writer {
     auto mode = db_.Run("PRAGMA journal_mode=WAL");
     if (mode.empty() || mode[0][0].s != "wal") throw SqlError{SQLITE_ERROR, o.db + ": cannot switch to WAL"};
     db_.Exec("PRAGMA recursive_triggers=OFF");
+    if (!o.session_extension.empty()) {
+      sqlite3_enable_load_extension(db_.get(), 1);
+      char* err = nullptr;
+      int rc = sqlite3_load_extension(db_.get(), o.session_extension.c_str(), nullptr, &err);
+      if (rc != SQLITE_OK) {
+        SqlError e{rc, "load " + o.session_extension + ": " + (err ? err : sqlite3_errstr(rc))};
+        sqlite3_free(err);
+        throw e;
+      }
+    }
+  }
+
+  // COMMIT, after slipway_capture() when the connection captures by session.
+  void CommitTx() {
+    if (!o_.session_extension.empty()) db_.Exec("SELECT slipway_capture()");
+    db_.Exec("COMMIT");
   }
 
   void Init() {
@@ -270,7 +292,7 @@ class Writer {
         if (rolled_back_here_) {
           ++rolled_back_;
         } else {
-          db_.Exec("COMMIT");
+          CommitTx();
           ++committed_;
           counter_increments_ += pending_increments_;
           if (recursive_) ++recursive_on_;
@@ -595,7 +617,7 @@ class Writer {
          [this](Rng& r) {
            // The table is empty for one committed transaction.
            db_.Run("DELETE FROM tags");
-           db_.Exec("COMMIT");
+           CommitTx();
            db_.Exec("BEGIN IMMEDIATE");
            Refill(r, next_tag_);
            next_tag_ += kTags;
@@ -669,7 +691,7 @@ class Writer {
   std::fprintf(stderr,
                "change_writer: %s\nusage: change_writer --db FILE [--init] [--seconds S | --iterations N] [--seed N]\n"
                "  [--big-rows N] [--big-at I] [--schema-change] [--schema-at I] [--drop-table] [--drop-at I]\n"
-               "  [--phase-iterations N] [--pace-us U]\n",
+               "  [--phase-iterations N] [--pace-us U] [--session-extension PATH]\n",
                why.c_str());
   std::exit(2);
 }
@@ -715,6 +737,8 @@ Options ParseArgs(int argc, char** argv) {
       o.phase_iterations = number();
     } else if (a == "--pace-us") {
       o.pace_us = number();
+    } else if (a == "--session-extension") {
+      o.session_extension = value();
     } else {
       Usage("unknown option " + a);
     }

@@ -1,0 +1,341 @@
+// Session capture end to end: the app's connections load slipway's SQLite
+// extension (replicator/capture_extension/slipway_capture.h) and call
+// slipway_capture() before COMMIT; other connections and autocommit writes
+// are captured by the triggers. Real SQLite files, writer processes, a real
+// PostgreSQL.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "tests/harness/sqlite_fixture.h"
+#include "tests/integration/stream_fixture.h"
+
+namespace slipway::testing {
+namespace {
+
+// An app connection: the system's SQLite, with or without the extension.
+class AppConn {
+ public:
+  AppConn(const std::string& path, bool session) {
+    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    sqlite3_extended_result_codes(db_, 1);
+    sqlite3_busy_timeout(db_, 5000);
+    if (session) {
+      sqlite3_enable_load_extension(db_, 1);
+      char* err = nullptr;
+      EXPECT_EQ(sqlite3_load_extension(db_, SLIPWAY_CAPTURE_EXTENSION, nullptr, &err), SQLITE_OK)
+          << (err != nullptr ? err : "");
+      sqlite3_free(err);
+    }
+  }
+  ~AppConn() { sqlite3_close_v2(db_); }
+  AppConn(const AppConn&) = delete;
+  AppConn& operator=(const AppConn&) = delete;
+
+  // The result code of running `sql` (extended codes).
+  int Exec(const std::string& sql) {
+    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) last_error_ = sqlite3_errmsg(db_);
+    return rc;
+  }
+  // Runs `sql`; a failure fails the test.
+  void Must(const std::string& sql) { ASSERT_EQ(Exec(sql), SQLITE_OK) << sql << ": " << last_error_; }
+  int64_t Int(const std::string& sql) {
+    sqlite3_stmt* st = nullptr;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+      v = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return v;
+  }
+  bool InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
+  const std::string& last_error() const { return last_error_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::string last_error_;
+};
+
+constexpr const char* kSchema = R"sql(
+  PRAGMA journal_mode=WAL;
+  CREATE TABLE acct (id INTEGER PRIMARY KEY, owner TEXT NOT NULL UNIQUE, bal INTEGER NOT NULL);
+  CREATE TABLE pairs (v TEXT, b TEXT NOT NULL, a INTEGER NOT NULL, PRIMARY KEY (a, b)) WITHOUT ROWID;
+  CREATE TABLE nokey (txt TEXT);
+  CREATE TABLE gen (id INTEGER PRIMARY KEY, x INTEGER, y INTEGER GENERATED ALWAYS AS (x * 2) VIRTUAL);
+  CREATE TABLE tk (k TEXT PRIMARY KEY, v TEXT);
+  INSERT INTO acct (id, owner, bal) VALUES (1, 'ann', 100), (2, 'bob', 100), (3, 'cy', 100), (4, 'dee', 100);
+  INSERT INTO pairs VALUES ('p', 'x', 1), ('q', 'y', 2);
+  INSERT INTO nokey VALUES ('a');
+  INSERT INTO gen (id, x) VALUES (1, 1);
+  INSERT INTO tk VALUES ('a', 'one');
+)sql";
+
+class SessionCaptureTest : public TargetTest {
+ protected:
+  void Snapshot(const std::string& schema, const std::string& mode) {
+    db_ = MakeSqlite(dir_, "app.db", schema);
+    RunResult snap = RunSlipway({"snapshot", "--source", db_, "--target", target_, "--capture", mode});
+    ASSERT_EQ(snap.exit_code, 0) << snap.out << snap.err;
+    EXPECT_NE(snap.out.find("capture by " + mode), std::string::npos) << snap.out;
+  }
+  int64_t Tid(const std::string& table) {
+    auto d = Db::Open(db_, Db::Mode::kReadOnly);
+    EXPECT_TRUE(d.ok());
+    auto st = d->Prepare("SELECT tid FROM _slipway_tables WHERE name = ?1");
+    EXPECT_TRUE(st.ok());
+    st->Bind(1, std::string_view(table));
+    EXPECT_TRUE(*st->Step());
+    return st->Int(0);
+  }
+  int64_t Changelog(const std::string& where) {
+    auto d = Db::Open(db_, Db::Mode::kReadOnly);
+    EXPECT_TRUE(d.ok());
+    auto n = d->QueryInt("SELECT count(*) FROM _slipway_changelog WHERE " + where);
+    EXPECT_TRUE(n.ok()) << n.status().message();
+    return n.ok() ? n->value_or(-1) : -1;
+  }
+  void CatchUpAndVerify() {
+    RunResult caught = RunSlipway({"stream", "--source", db_, "--target", target_, "--until-caught-up"});
+    ASSERT_EQ(caught.exit_code, 0) << caught.out << caught.err;
+    RunResult v = RunSlipway({"verify", "--source", db_, "--target", target_, "--json"});
+    EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+    json j = json::parse(v.out, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << v.out;
+    EXPECT_TRUE(j["equal"].get<bool>()) << v.out;
+  }
+  std::string db_;
+};
+
+// What the extension records, what it refuses, and what it leaves to the
+// triggers; then the stream carries all of it.
+TEST_F(SessionCaptureTest, RecordsTransactionsRefusesUncapturedCommitsAndLeavesOtherWritesToTriggers) {
+  Snapshot(kSchema, "session");
+  RunResult st = RunSlipway({"status", "--source", db_, "--target", target_, "--json"});
+  ASSERT_EQ(st.exit_code, 0) << st.err;
+  EXPECT_EQ(json::parse(st.out)["capture"], "session") << st.out;
+  const int64_t acct = Tid("acct"), nokey = Tid("nokey"), gen = Tid("gen");
+
+  AppConn app(db_, /*session=*/true);
+  // The connection's first session-mode write goes through the trigger;
+  // from then on its transactions are changesets.
+  app.Must("BEGIN; UPDATE acct SET bal = bal - 10 WHERE id = 1; UPDATE acct SET bal = bal + 10 WHERE id = 2;"
+           "INSERT INTO pairs VALUES ('r', 'z', 3); UPDATE pairs SET v = 'pp' WHERE a = 1;"
+           "INSERT INTO nokey VALUES ('b'); INSERT INTO gen (id, x) VALUES (2, 5); UPDATE gen SET x = 7 WHERE id = 1;"
+           "SELECT slipway_capture(); COMMIT");
+  EXPECT_EQ(Changelog("tid = 0"), 1) << "one changeset for the transaction";
+  EXPECT_EQ(Changelog("tid = " + std::to_string(nokey)), 1) << "a table without a primary key is the triggers'";
+  EXPECT_EQ(Changelog("tid = " + std::to_string(gen)), 2) << "a table with generated columns is the triggers'";
+
+  // A COMMIT without slipway_capture() after a write is refused and rolls back.
+  app.Must("BEGIN; UPDATE acct SET bal = 0 WHERE id = 3");
+  EXPECT_EQ(app.Exec("COMMIT"), SQLITE_CONSTRAINT_COMMITHOOK);
+  EXPECT_FALSE(app.InTransaction());
+  EXPECT_EQ(app.Int("SELECT bal FROM acct WHERE id = 3"), 100) << "the refused transaction's write is undone";
+  // So is one that wrote again after its capture.
+  app.Must("BEGIN; UPDATE acct SET bal = 1 WHERE id = 3; SELECT slipway_capture(); UPDATE acct SET bal = 2 WHERE id = 4");
+  EXPECT_EQ(app.Exec("COMMIT"), SQLITE_CONSTRAINT_COMMITHOOK);
+  EXPECT_EQ(app.Int("SELECT bal FROM acct WHERE id = 3"), 100);
+  EXPECT_EQ(Changelog("tid = 0"), 1) << "the changeset of a rolled-back transaction rolled back with it";
+
+  // Key change (a delete and an insert in the changeset), REPLACE deleting
+  // another row through the UNIQUE owner, a delete.
+  app.Must("BEGIN; UPDATE acct SET id = 10 WHERE id = 1; INSERT OR REPLACE INTO acct (id, owner, bal) VALUES (11, 'bob', 7);"
+           "DELETE FROM pairs WHERE a = 2; SELECT slipway_capture(); COMMIT");
+  EXPECT_EQ(Changelog("tid = 0"), 2);
+  const int64_t key_rows = Changelog("tid = " + std::to_string(acct));
+
+  // Autocommit writes and writes from a connection without the extension:
+  // the triggers record them.
+  app.Must("UPDATE acct SET bal = bal + 1 WHERE id = 3");
+  EXPECT_EQ(Changelog("tid = " + std::to_string(acct)), key_rows + 1);
+  AppConn plain(db_, /*session=*/false);
+  plain.Must("BEGIN; UPDATE acct SET bal = bal + 1 WHERE id = 4; INSERT INTO acct (id, owner, bal) VALUES (12, 'eve', 3); COMMIT");
+  EXPECT_EQ(Changelog("tid = " + std::to_string(acct)), key_rows + 3);
+  EXPECT_EQ(Changelog("tid = 0"), 2);
+  app.Must("BEGIN; INSERT INTO tk VALUES ('b', 'two'); SELECT slipway_capture(); COMMIT");
+
+  // A transaction that changes no session-mode table needs no capture.
+  app.Must("BEGIN; INSERT INTO nokey VALUES ('c'); COMMIT");
+
+  CatchUpAndVerify();
+  auto pg = PgConn::Connect(target_);
+  ASSERT_TRUE(pg.ok());
+  auto rows = pg->Exec("SELECT string_agg(id || ':' || owner || ':' || bal, ' ' ORDER BY id) FROM acct");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->Str(0, 0), "3:cy:101 4:dee:101 10:ann:90 11:bob:7 12:eve:3");
+}
+
+// A row with a NULL key, which the session skips, is recorded by the
+// trigger (and then stops the stream as in trigger mode: the target's key
+// cannot hold it).
+TEST_F(SessionCaptureTest, NullKeyRowsAreRecordedByTheTriggers) {
+  Snapshot(kSchema, "session");
+  const int64_t tk = Tid("tk");
+  AppConn app(db_, /*session=*/true);
+  app.Must("BEGIN; INSERT INTO tk VALUES ('b', 'two'); INSERT INTO tk VALUES ('c', 'three'); SELECT slipway_capture(); COMMIT");
+  app.Must("BEGIN; INSERT INTO tk VALUES (NULL, 'none'); UPDATE tk SET v = 'x' WHERE k IS NULL; SELECT slipway_capture(); COMMIT");
+  EXPECT_EQ(Changelog("tid = " + std::to_string(tk) + " AND k1 IS NULL"), 2);
+  EXPECT_EQ(Changelog("tid = 0"), 1) << "only the first transaction's second row was the session's";
+}
+
+// The same writer as the trigger-mode tests, through the extension, while
+// the stream runs and a connection without the extension writes beside it;
+// the writer is killed mid-transaction and the stream is killed, and both
+// start again: everything arrives exactly once.
+class SessionStreamTest : public StreamTest {};
+
+TEST_F(SessionStreamTest, EveryKindOfChangeArrivesExactlyOnceThroughKillsOfTheAppAndTheStream) {
+  RunResult init = RunProgram(SLIPWAY_CHANGE_WRITER, {"--db", db_, "--init", "--seed", "1"});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  RunResult snap = RunSlipway({"snapshot", "--source", db_, "--target", target_, "--chunk-rows", "100", "--capture",
+                               "session"});
+  ASSERT_EQ(snap.exit_code, 0) << snap.out << snap.err;
+
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> plain_writes{0};
+  // A connection without the extension (a cron job, the sqlite3 shell).
+  std::thread plain([&] {
+    AppConn c(db_, /*session=*/false);
+    for (int i = 0; !stop; ++i) {
+      const int rc = i % 2 == 0 ? c.Exec("UPDATE counters SET n = n + 1 WHERE name = 'c0'")
+                                : c.Exec("BEGIN IMMEDIATE; UPDATE counters SET n = n + 1 WHERE name = 'c1'; COMMIT");
+      if (rc == SQLITE_OK) {
+        ++plain_writes;
+      } else if (c.InTransaction()) {
+        c.Exec("ROLLBACK");
+      }
+      Sleep(15);
+    }
+  });
+
+  auto stream = StartStream();
+  const std::vector<std::string> session = {"--session-extension", SLIPWAY_CAPTURE_EXTENSION};
+  {
+    Proc w(SLIPWAY_CHANGE_WRITER, WriterArgs(4, 2, session));
+    Sleep(1500);
+    stream->Signal(SIGKILL);
+    EXPECT_EQ(stream->Wait(10000), kKilled);
+    stream = StartStream();
+    const int code = w.Wait(60000);
+    ExpectWriterOk(code, w.Out(), w.Err());
+  }
+  // The app killed at random instants, mid-transaction as often as not.
+  std::mt19937 rng(7);
+  for (int i = 0; i < 6; ++i) {
+    Proc w(SLIPWAY_CHANGE_WRITER, WriterArgs(30, 10 + static_cast<uint64_t>(i), session));
+    Sleep(250 + static_cast<int>(rng() % 500));
+    w.Signal(SIGKILL);
+    EXPECT_EQ(w.Wait(10000), kKilled);
+  }
+  {
+    Proc w(SLIPWAY_CHANGE_WRITER, WriterArgs(2, 20, session));
+    const int code = w.Wait(60000);
+    ExpectWriterOk(code, w.Out(), w.Err());
+  }
+  stop = true;
+  plain.join();
+  EXPECT_GT(plain_writes.load(), 20);
+  Sleep(500);
+  StopStream(*stream);
+  EXPECT_NE(stream->Out().find("app transactions as changesets"), std::string::npos) << stream->Out();
+  std::smatch m;
+  const std::string out = stream->Out();
+  ASSERT_TRUE(std::regex_search(out, m, std::regex("lag -?[0-9]+ changes, ([0-9]+) app transactions as changesets")))
+      << out;
+  EXPECT_GT(std::stoll(m[1]), 100) << "the writer's transactions arrived as changesets";
+  CatchUpAndVerify();
+}
+
+// A reader of PostgreSQL never sees a state no source transaction produced:
+// an app moves amounts between rows (and opens and closes accounts) in
+// multi-row transactions, and every sum the reader sees is the total. In
+// both capture modes: a round applies the keys touched up to its end with
+// their rows read in the same SQLite snapshot, which is the state after
+// whole transactions.
+class WholeTransactionsTest : public SessionCaptureTest, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(WholeTransactionsTest, ReadersNeverSeeASumNoTransactionProduced) {
+  const std::string mode = GetParam();
+  std::string schema = "PRAGMA journal_mode=WAL; CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER NOT NULL);"
+                       "CREATE TABLE tick (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO tick VALUES (1, 0);";
+  for (int i = 1; i <= 50; ++i) schema += "INSERT INTO acct VALUES (" + std::to_string(i) + ", 1000);";
+  Snapshot(schema, mode);
+  constexpr int64_t kTotal = 50 * 1000;
+  auto stream = std::make_unique<Proc>(SLIPWAY_BINARY, std::vector<std::string>{"stream", "--source", db_, "--target", target_});
+
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> committed{0};
+  std::thread app([&] {
+    AppConn c(db_, mode == "session");
+    std::mt19937 rng(3);
+    int64_t next_id = 1000;
+    while (!stop) {
+      std::string tx = "BEGIN IMMEDIATE;";
+      const int moves = 2 + static_cast<int>(rng() % 5);
+      for (int i = 0; i < moves; ++i) {
+        const int amount = 1 + static_cast<int>(rng() % 50);
+        tx += "UPDATE acct SET bal = bal - " + std::to_string(amount) + " WHERE id = (SELECT id FROM acct ORDER BY "
+              "(id * " + std::to_string(rng() % 997 + 1) + ") % 101 LIMIT 1);";
+        tx += "UPDATE acct SET bal = bal + " + std::to_string(amount) + " WHERE id = (SELECT id FROM acct ORDER BY "
+              "(id * " + std::to_string(rng() % 991 + 1) + ") % 103 LIMIT 1);";
+      }
+      if (rng() % 4 == 0) {
+        // An account opened with money taken from another; one closed into another.
+        const std::string id = std::to_string(next_id++);
+        tx += "INSERT INTO acct VALUES (" + id + ", 0);";
+        tx += "UPDATE acct SET bal = bal + 5 WHERE id = " + id + ";";
+        tx += "UPDATE acct SET bal = bal - 5 WHERE id = (SELECT min(id) FROM acct);";
+        tx += "UPDATE acct SET bal = bal + (SELECT bal FROM acct WHERE id = (SELECT max(id) FROM acct WHERE id < " + id +
+              ")) WHERE id = (SELECT min(id) FROM acct);";
+        tx += "DELETE FROM acct WHERE id = (SELECT max(id) FROM acct WHERE id < " + id + ");";
+      }
+      tx += "UPDATE tick SET n = n + 1;";
+      if (mode == "session") tx += "SELECT slipway_capture();";
+      tx += "COMMIT";
+      if (c.Exec(tx) == SQLITE_OK) {
+        ++committed;
+      } else {
+        ADD_FAILURE() << c.last_error();
+        if (c.InTransaction()) c.Exec("ROLLBACK");
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(300));
+    }
+  });
+
+  auto pg = PgConn::Connect(target_);
+  ASSERT_TRUE(pg.ok());
+  int64_t reads = 0, wrong = 0;
+  std::set<int64_t> ticks;
+  std::string first_wrong;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < until) {
+    auto r = pg->Exec("SELECT (SELECT sum(bal) FROM acct), (SELECT n FROM tick)");
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    ++reads;
+    ticks.insert(std::stoll(r->Str(0, 1)));
+    if (std::stoll(r->Str(0, 0)) != kTotal) {
+      if (++wrong == 1) first_wrong = r->Str(0, 0) + " at tick " + r->Str(0, 1);
+    }
+  }
+  stop = true;
+  app.join();
+  stream->Signal(SIGTERM);
+  EXPECT_EQ(stream->Wait(30000), 0) << stream->Err();
+  EXPECT_EQ(wrong, 0) << "sums seen that no transaction produced, first: " << first_wrong;
+  EXPECT_GT(reads, 200);
+  EXPECT_GT(committed.load(), 500);
+  EXPECT_GT(ticks.size(), 20u) << "the reader saw the stream apply many rounds";
+  CatchUpAndVerify();
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, WholeTransactionsTest, ::testing::Values("session", "triggers"));
+
+}  // namespace
+}  // namespace slipway::testing
