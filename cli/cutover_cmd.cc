@@ -8,6 +8,7 @@
 #include "cli/http_access.h"
 #include "cli/http_server.h"
 #include "cli/plan_report.h"
+#include "common/count_format.h"
 #include "common/exit_codes.h"
 #include "cli/target_option.h"
 #include "common/redact.h"
@@ -155,7 +156,7 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
   // PostgreSQL, which lacks them: exit 1, as for the differences verify finds.
   const int code = r->uncaptured_total > 0 ? ExitCodeFor(Code::kMismatch) : 0;
   const std::string uncaptured =
-      std::to_string(r->uncaptured_total) +
+      FormatCount(r->uncaptured_total) +
       " key(s) differ between the fenced SQLite file and PostgreSQL without a change in PostgreSQL since the "
       "cutover: writes no trigger captured (SQLite's incremental blob API), which PostgreSQL does not have. The app "
       "now writes to PostgreSQL; copy those values over by hand, or `slipway rollback --verify none`, touch the rows "
@@ -190,8 +191,8 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
   }
   for (const auto& n : r->notes) std::printf("note: %s\n", n.c_str());
   if (r->uncaptured_checked) {
-    std::printf("checked after the move (writes no trigger captures): %zu table(s), %lld differing key(s)\n",
-                r->uncaptured_tables.size(), static_cast<long long>(r->uncaptured_total));
+    std::printf("checked after the move (writes no trigger captures): %zu table(s), %s differing key(s)\n",
+                r->uncaptured_tables.size(), FormatCount(r->uncaptured_total).c_str());
     for (const auto& d : r->uncaptured) std::printf("  NOT CARRIED OVER %s\n", d.c_str());
   }
   if (code != 0) std::fprintf(stderr, "slipway: error: %s\n", uncaptured.c_str());

@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/plan_report.h"
 #include "cli/target_option.h"
+#include "common/count_format.h"
 #include "common/exit_codes.h"
 #include "common/pg.h"
 #include "common/redact.h"
@@ -146,7 +147,7 @@ Result<StatusReport> Collect(const std::string& source, const std::string& targe
   std::string uncaptured_message;
   int& code = r.code;
   if (j.contains("uncaptured")) {
-    uncaptured_message = "the cutover found " + std::to_string(j["uncaptured"].value("differing_keys", int64_t{0})) +
+    uncaptured_message = "the cutover found " + FormatCount(j["uncaptured"].value("differing_keys", int64_t{0})) +
                          " key(s) in the fenced SQLite file that PostgreSQL does not have (writes no trigger "
                          "captured: SQLite's incremental blob API)";
   }
@@ -173,8 +174,8 @@ void PrintPlain(const StatusReport& r) {
     std::printf("direction   PostgreSQL -> SQLite (changes made after the cutover flow back)");
     if (j.contains("applier") && j["applier"].contains("figures") && j["applier"]["figures"].is_object()) {
       const auto& f = j["applier"]["figures"];
-      std::printf(", lag %lld changes, %.0f ms", static_cast<long long>(f.value("lag_changes", int64_t{0})),
-                  f.value("lag_ms", 0.0));
+      std::printf(", lag %s changes, %s ms", FormatCount(f.value("lag_changes", int64_t{0})).c_str(),
+                  FormatCountRounded(f.value("lag_ms", 0.0)).c_str());
     }
     std::printf("\n");
   }
@@ -188,10 +189,11 @@ void PrintPlain(const StatusReport& r) {
     }
   }
   if (j.contains("applied_seq")) {
-    std::printf("position    applied %lld of %lld (lag %lld changes, %.0f ms)\n",
+    std::printf("position    applied %lld of %lld (lag %s changes, %s ms)\n",
                 static_cast<long long>(j["applied_seq"].get<int64_t>()),
                 static_cast<long long>(j.value("source_seq", int64_t{0})),
-                static_cast<long long>(j.value("lag_changes", int64_t{0})), j.value("lag_ms", 0.0));
+                FormatCount(j.value("lag_changes", int64_t{0})).c_str(),
+                FormatCountRounded(j.value("lag_ms", 0.0)).c_str());
   }
   if (j.contains("applier")) {
     const auto& a = j["applier"];
@@ -199,17 +201,18 @@ void PrintPlain(const StatusReport& r) {
     if (a["running"].get<bool>()) {
       std::printf(" on %s pid %s", a["host"].get<std::string>().c_str(), a["pid"].get<std::string>().c_str());
       if (a.contains("figures") && a["figures"].is_object()) {
-        std::printf(", %.0f changes/s, %lld applied, %lld errors", a["figures"].value("rate", 0.0),
-                    static_cast<long long>(a["figures"].value("changes_applied", int64_t{0})),
-                    static_cast<long long>(a["figures"].value("errors", int64_t{0})));
+        std::printf(", %s changes/s, %s applied, %s errors",
+                    FormatCountRounded(a["figures"].value("rate", 0.0)).c_str(),
+                    FormatCount(a["figures"].value("changes_applied", int64_t{0})).c_str(),
+                    FormatCount(a["figures"].value("errors", int64_t{0})).c_str());
       }
     }
     std::printf("\n");
   }
   if (j.contains("tables")) {
     for (const auto& t : j["tables"]) {
-      std::printf("table       %-30s %-8s %lld rows copied\n", t["table"].get<std::string>().c_str(),
-                  t["state"].get<std::string>().c_str(), static_cast<long long>(t["rows_copied"].get<int64_t>()));
+      std::printf("table       %-30s %-8s %s rows copied\n", t["table"].get<std::string>().c_str(),
+                  t["state"].get<std::string>().c_str(), FormatCount(t["rows_copied"].get<int64_t>()).c_str());
     }
   }
   if (j.contains("verify")) {
@@ -217,8 +220,8 @@ void PrintPlain(const StatusReport& r) {
       std::printf("verify      %-30s pass %lld", t["table"].get<std::string>().c_str(),
                   static_cast<long long>(t["pass"].get<int64_t>()));
       const std::string upto = t["verified_up_to"].get<std::string>();
-      std::printf(", %s up to %s (%lld rows)", t["walk"].get<std::string>() == "extras" ? "target keys" : "rows",
-                  upto.empty() ? "the start" : upto.c_str(), static_cast<long long>(t["pass_rows"].get<int64_t>()));
+      std::printf(", %s up to %s (%s rows)", t["walk"].get<std::string>() == "extras" ? "target keys" : "rows",
+                  upto.empty() ? "the start" : upto.c_str(), FormatCount(t["pass_rows"].get<int64_t>()).c_str());
       if (t["last_complete_pass"].is_object()) {
         const auto& c = t["last_complete_pass"];
         std::printf("; last complete pass %lld at %s (%.0f s ago)%s", static_cast<long long>(c["pass"].get<int64_t>()),
@@ -286,22 +289,22 @@ void PrintCompact(const StatusReport& r, const std::string& refresh) {
   int64_t lag_changes = reverse ? figures.value("lag_changes", int64_t{0}) : j.value("lag_changes", int64_t{0});
   double lag_ms = reverse ? figures.value("lag_ms", 0.0) : j.value("lag_ms", 0.0);
   if (j.contains("lag_changes") || reverse) {
-    std::printf("lag         %lld changes, %s\n", static_cast<long long>(lag_changes), FormatDuration(lag_ms).c_str());
+    std::printf("lag         %s changes, %s\n", FormatCount(lag_changes).c_str(), FormatDuration(lag_ms).c_str());
   }
   if (running) {
     const double rate = figures.value("rate", 0.0);
-    std::printf("rate        %.0f changes/s", rate);
+    std::printf("rate        %s changes/s", FormatCountRounded(rate).c_str());
     if (lag_changes == 0) {
       std::printf(", caught up\n");
     } else if (rate > 0) {
       std::printf(", backlog clears in about %s\n", FormatDuration(1000.0 * static_cast<double>(lag_changes) / rate).c_str());
     } else {
-      std::printf(", backlog of %lld changes not moving\n", static_cast<long long>(lag_changes));
+      std::printf(", backlog of %s changes not moving\n", FormatCount(lag_changes).c_str());
     }
-    std::printf("stream      running on %s pid %s, %lld applied, %lld errors\n",
+    std::printf("stream      running on %s pid %s, %s applied, %s errors\n",
                 j["applier"].value("host", "").c_str(), j["applier"].value("pid", "").c_str(),
-                static_cast<long long>(figures.value("changes_applied", int64_t{0})),
-                static_cast<long long>(figures.value("errors", int64_t{0})));
+                FormatCount(figures.value("changes_applied", int64_t{0})).c_str(),
+                FormatCount(figures.value("errors", int64_t{0})).c_str());
   } else if (j.contains("applier")) {
     std::printf("stream      not running (last heartbeat %s)\n", j["applier"].value("heartbeat", "never").c_str());
   } else {
