@@ -34,6 +34,7 @@
 // Prints a table (changes/s, x best baseline) and writes
 // OUT/apply_bench.json.
 
+#include <cctype>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -68,6 +69,17 @@
 
 namespace slipway::bench {
 namespace {
+
+// slipway's human lines group digits ("12,345 changes"): the plain number.
+std::string WithoutDigitGroups(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const bool grouping = text[i] == ',' && i > 0 && i + 1 < text.size() && std::isdigit(static_cast<unsigned char>(text[i - 1])) &&
+                          std::isdigit(static_cast<unsigned char>(text[i + 1]));
+    if (!grouping) out += text[i];
+  }
+  return out;
+}
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -473,7 +485,7 @@ Result<double> RunMethod(const Options& o, Setup& s, Method& m, int run) {
     secs = Seconds(t0);
     if (rc != 0) return Internal("slipway stream failed: " + ReadFile(log));
     long long seq = 0, changes = 0, rounds = 0, lag = 0;
-    const std::string text = ReadFile(log);
+    const std::string text = WithoutDigitGroups(ReadFile(log));
     const size_t p = text.find("stream stopped:");
     if (p == std::string::npos ||
         std::sscanf(text.c_str() + p, "stream stopped: applied seq %lld, %lld changes in %lld rounds, lag %lld", &seq,
@@ -572,7 +584,7 @@ Result<Live> RunLive(const Options& o, Setup& s) {
   ::kill(pid, SIGTERM);
   ::waitpid(pid, nullptr, 0);
   reap.pid = 0;
-  const std::string text = ReadFile(log);
+  const std::string text = WithoutDigitGroups(ReadFile(log));
   const size_t p = text.find("stream stopped:");
   long long seq = 0, changes = 0;
   if (p != std::string::npos) {

@@ -28,6 +28,7 @@
 // handler (SQLite's default busy handler, counted: the stream's prune holds
 // the write lock). Prints a table and writes OUT/stream_overhead.json.
 
+#include <cctype>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -234,13 +235,21 @@ Status StopStream(Subject& s) {
   ::kill(s.stream, SIGTERM);
   const int rc = WaitProcess(s.stream);
   s.stream = 0;
-  const std::string log = ReadFile(s.stream_log);
+  std::string log = ReadFile(s.stream_log);
   if (rc != 0) return Internal(s.arm->name + ": slipway stream exited " + std::to_string(rc) + ": " + log);
+  // The summary line groups digits ("1,234"): read the plain numbers.
+  for (size_t i = 1; i + 1 < log.size(); ++i) {
+    if (log[i] == ',' && std::isdigit(static_cast<unsigned char>(log[i - 1])) &&
+        std::isdigit(static_cast<unsigned char>(log[i + 1]))) {
+      log.erase(i, 1);
+    }
+  }
   const size_t p = log.rfind("stream stopped:");
   long long ckpts = -1, frames = -1;
   if (p != std::string::npos) {
-    const size_t q = log.find("lag ", p);
-    if (q != std::string::npos) std::sscanf(log.c_str() + q, "lag %*d changes, %lld WAL checkpoints (%lld frames)", &ckpts, &frames);
+    const size_t q = log.find(" WAL checkpoints", p);
+    const size_t start = q == std::string::npos ? q : log.rfind(", ", q);
+    if (start != std::string::npos) std::sscanf(log.c_str() + start, ", %lld WAL checkpoints (%lld frames)", &ckpts, &frames);
   }
   s.stream_checkpoints = ckpts;
   s.stream_frames = frames;

@@ -8,11 +8,14 @@
 #include "cli/http_access.h"
 #include "cli/http_server.h"
 #include "cli/plan_report.h"
+#include "cli/status_report.h"
+#include "common/count_format.h"
 #include "common/exit_codes.h"
 #include "cli/target_option.h"
 #include "common/redact.h"
 #include "cutover/config_flip.h"
 #include "cutover/cutover.h"
+#include "web/embedded.h"
 
 namespace slipway::cli {
 
@@ -50,7 +53,7 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
       {"dry-run", false, "freeze, drain, verify, sync sequences, then release: nothing changes; report the cost"},
       {"resume", false, "finish a move interrupted after its fence"},
       {"abort", false, "undo a move interrupted after its fence: the app's database live again, the config restored"},
-      {"http", true, "serve GET /target, /status and POST /release on ADDR:PORT", "ADDR:PORT"},
+      {"http", true, "serve the status page (GET /, /status), GET /target and POST /release on ADDR:PORT", "ADDR:PORT"},
       HttpAccessSpecs()[0],
       HttpAccessSpecs()[1],
       {"json", false, "print the report as JSON"},
@@ -143,7 +146,16 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
       cutover::ReleaseFlag() = true;
       return true;
     };
-    h.status_json = [name] { return std::string("{\"command\":\"") + name + "\"}"; };
+    // The stream's status page, over what `slipway status --json` reads
+    // (the phase as the move advances, lag, the stream's figures, tables,
+    // the background verify, the last move's steps once recorded).
+    h.page_html = [] { return std::string(web::status_page); };
+    h.status_json = [name, source = o.source_path, target = o.target_uri] {
+      auto r = CollectStatus(source, target);
+      nlohmann::json j = r.ok() ? r->json : nlohmann::json{{"last_error", r.status().message()}};
+      j["command"] = name;
+      return j.dump();
+    };
     auto server = HttpServer::Start(*addr, std::move(h), token->access());
     if (!server.ok()) return Fail(server.status());
     http = std::move(*server);
@@ -155,7 +167,7 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
   // PostgreSQL, which lacks them: exit 1, as for the differences verify finds.
   const int code = r->uncaptured_total > 0 ? ExitCodeFor(Code::kMismatch) : 0;
   const std::string uncaptured =
-      std::to_string(r->uncaptured_total) +
+      FormatCount(r->uncaptured_total) +
       " key(s) differ between the fenced SQLite file and PostgreSQL without a change in PostgreSQL since the "
       "cutover: writes no trigger captured (SQLite's incremental blob API), which PostgreSQL does not have. The app "
       "now writes to PostgreSQL; copy those values over by hand, or `slipway rollback --verify none`, touch the rows "
@@ -190,8 +202,8 @@ int RunMove(const std::vector<std::string>& argv, cutover::Direction direction) 
   }
   for (const auto& n : r->notes) std::printf("note: %s\n", n.c_str());
   if (r->uncaptured_checked) {
-    std::printf("checked after the move (writes no trigger captures): %zu table(s), %lld differing key(s)\n",
-                r->uncaptured_tables.size(), static_cast<long long>(r->uncaptured_total));
+    std::printf("checked after the move (writes no trigger captures): %zu table(s), %s differing key(s)\n",
+                r->uncaptured_tables.size(), FormatCount(r->uncaptured_total).c_str());
     for (const auto& d : r->uncaptured) std::printf("  NOT CARRIED OVER %s\n", d.c_str());
   }
   if (code != 0) std::fprintf(stderr, "slipway: error: %s\n", uncaptured.c_str());

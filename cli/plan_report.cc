@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/count_format.h"
 #include "common/redact.h"
 
 namespace slipway::cli {
@@ -19,16 +20,6 @@ std::string Upper(std::string s) {
   return s;
 }
 
-std::string Thousands(int64_t n) {
-  std::string digits = std::to_string(n < 0 ? -n : n);
-  std::string out = n < 0 ? "-" : "";
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string RenderPlanReport(const schema::Plan& plan, const schema::SourceSchema& source) {
@@ -37,12 +28,12 @@ std::string RenderPlanReport(const schema::Plan& plan, const schema::SourceSchem
   int64_t rows = 0;
   for (const auto& t : plan.tables) rows += t.rows;
   out += "slipway plan: " + plan.source_path + " (journal " + source.journal_mode + ", " +
-         std::to_string(plan.tables.size()) + " tables, " + Thousands(rows) + " rows)\n";
+         FormatCount(static_cast<int64_t>(plan.tables.size())) + " tables, " + FormatCount(rows) + " rows)\n";
 
   for (const auto& t : plan.tables) {
     std::string key;
     for (const auto& k : t.key_target) key += (key.empty() ? "" : ", ") + k;
-    out += "\nTABLE " + t.source + " -> " + plan.options.pg_schema + "." + t.target + "  (" + Thousands(t.rows) +
+    out += "\nTABLE " + t.source + " -> " + plan.options.pg_schema + "." + t.target + "  (" + FormatCount(t.rows) +
            " rows, key " + key + ")\n";
     size_t w = 6;
     for (const auto& c : t.columns) w = std::max(w, c.source.size() + 2);
@@ -69,7 +60,7 @@ std::string RenderPlanReport(const schema::Plan& plan, const schema::SourceSchem
       }
       std::string where = n.table.empty() ? "" : n.table + (n.column.empty() ? "" : "." + n.column) + ": ";
       out += "  " + Pad(Upper(schema::SeverityName(n.severity)), 9) + where + n.message;
-      if (n.count > 0) out += " [" + Thousands(n.count) + " rows]";
+      if (n.count > 0) out += " [" + FormatCount(n.count) + " rows]";
       if (!n.examples.empty()) {
         out += " e.g. ";
         for (size_t i = 0; i < n.examples.size(); ++i) {

@@ -9,6 +9,7 @@
 #include "cli/plan_report.h"
 #include "cli/plan_support.h"
 #include "cli/target_option.h"
+#include "common/count_format.h"
 #include "common/exit_codes.h"
 #include "replicator/pg_state.h"
 #include "replicator/snapshot.h"
@@ -120,10 +121,12 @@ int RunSnapshot(const std::vector<std::string>& argv) {
                         {"warnings", r->warnings}};
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf(
-        "snapshot done: %d tables copied (%d done before), %lld rows in %.2f s (%.0f rows/s), migration %s, capture by %s\n",
-        r->tables_copied, r->tables_skipped, static_cast<long long>(r->rows), r->seconds, rate, r->migration_id.c_str(),
-        replicator::CaptureModeName(r->capture));
+    std::printf("snapshot done: %s tables copied (%s done before), %s rows in %.2f s (%s rows/s), migration %s, "
+                "capture by %s
+",
+                FormatCount(r->tables_copied).c_str(), FormatCount(r->tables_skipped).c_str(),
+                FormatCount(r->rows).c_str(), r->seconds, FormatCountRounded(rate).c_str(), r->migration_id.c_str(),
+                replicator::CaptureModeName(r->capture));
     for (const auto& w : r->warnings) std::printf("warning: %s\n", w.c_str());
   }
   return 0;

@@ -15,6 +15,7 @@
 #include "cli/plan_support.h"
 #include "cli/stream_http.h"
 #include "cli/target_option.h"
+#include "common/count_format.h"
 #include "common/log.h"
 #include "cutover/continuous_verifier.h"
 #include "cutover/cutover.h"
@@ -174,12 +175,13 @@ int RunStream(const std::vector<std::string>& argv) {
   if (verifier) verifier->Stop();
   if (!s.ok()) return Fail(s);
   auto& f = stream.figures();
-  std::printf("stream stopped: applied seq %lld, %lld changes in %lld rounds, lag %lld changes, %lld app "
-              "transactions as changesets, %lld WAL checkpoints (%lld frames)\n",
-              static_cast<long long>(f.applied_seq.load()), static_cast<long long>(f.changes_applied.load()),
-              static_cast<long long>(f.rounds.load()), static_cast<long long>(f.lag_changes.load()),
-              static_cast<long long>(f.changesets_applied.load()),
-              static_cast<long long>(f.checkpoints.load()), static_cast<long long>(f.frames_backfilled.load()));
+  std::printf("stream stopped: applied seq %lld, %s changes in %s rounds, lag %s changes, %s app transactions as "
+              "changesets, %s WAL checkpoints (%s frames)
+",
+              static_cast<long long>(f.applied_seq.load()), FormatCount(f.changes_applied.load()).c_str(),
+              FormatCount(f.rounds.load()).c_str(), FormatCount(f.lag_changes.load()).c_str(),
+              FormatCount(f.changesets_applied.load()).c_str(), FormatCount(f.checkpoints.load()).c_str(),
+              FormatCount(f.frames_backfilled.load()).c_str());
   return 0;
 }
 

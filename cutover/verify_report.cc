@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/count_format.h"
+
 namespace slipway::cutover {
 namespace {
 
@@ -18,11 +20,11 @@ const char* KindJson(DiffKind k) {
 std::string StatusText(const TableReport& r) {
   std::string s;
   if (!r.Equal()) {
-    s = "DIFFERENT (" + std::to_string(r.mismatched) + (r.unexamined_buckets > 0 ? "+" : "") + ")";
+    s = "DIFFERENT (" + FormatCount(r.mismatched) + (r.unexamined_buckets > 0 ? "+" : "") + ")";
   } else {
     s = "equal";
   }
-  if (r.pending > 0) s += ", pending " + std::to_string(r.pending);
+  if (r.pending > 0) s += ", pending " + FormatCount(r.pending);
   return s;
 }
 
@@ -57,11 +59,10 @@ std::string RenderVerifyText(const std::vector<TableReport>& reports) {
   int width = 5;
   for (const auto& r : reports) width = std::max(width, static_cast<int>(r.table.size()));
   std::string out;
-  Appendf(&out, "%-*s  %12s  %12s  %-24s %8s\n", width, "table", "rows source", "rows target", "status", "seconds");
+  Appendf(&out, "%-*s  %13s  %13s  %-24s %8s\n", width, "table", "rows source", "rows target", "status", "seconds");
   for (const auto& r : reports) {
-    Appendf(&out, "%-*s  %12lld  %12lld  %-24s %8.2f\n", width, r.table.c_str(),
-            static_cast<long long>(r.source_rows), static_cast<long long>(r.target_rows), StatusText(r).c_str(),
-            r.seconds);
+    Appendf(&out, "%-*s  %13s  %13s  %-24s %8.2f\n", width, r.table.c_str(), FormatCount(r.source_rows).c_str(),
+            FormatCount(r.target_rows).c_str(), StatusText(r).c_str(), r.seconds);
   }
   for (const auto& r : reports) {
     if (r.keys.empty() && r.mismatched == 0 && r.pending == 0 && r.unexamined_buckets == 0 &&
@@ -69,26 +70,26 @@ std::string RenderVerifyText(const std::vector<TableReport>& reports) {
       continue;
     }
     out += "\n" + r.table + " (" + r.target + "): ";
-    if (r.mismatched > 0) out += std::to_string(r.mismatched) + " differing key(s)";
+    if (r.mismatched > 0) out += FormatCount(r.mismatched) + " differing key(s)";
     if (r.pending > 0) {
-      out += std::string(r.mismatched > 0 ? ", " : "") + std::to_string(r.pending) +
+      out += std::string(r.mismatched > 0 ? ", " : "") + FormatCount(r.pending) +
              " pending (changed after the target's position" +
              (r.position ? " " + std::to_string(*r.position) : "") + ")";
     }
     if (r.unexamined_buckets > 0) {
-      out += (r.mismatched + r.pending > 0 ? ", and " : "") + std::to_string(r.unexamined_buckets) +
+      out += (r.mismatched + r.pending > 0 ? ", and " : "") + FormatCount(static_cast<int64_t>(r.unexamined_buckets)) +
              " differing bucket(s) too many to narrow down";
     }
     if (r.buckets_changed_between_reads > 0) {
       out += (r.mismatched + r.pending + static_cast<int64_t>(r.unexamined_buckets) > 0 ? "; " : "") +
-             std::to_string(r.buckets_changed_between_reads) +
+             FormatCount(static_cast<int64_t>(r.buckets_changed_between_reads)) +
              " bucket(s) changed between the two reads (written meanwhile, not examined)";
     }
     out += "\n";
     for (const auto& k : r.keys) out += "  " + k.key + "  " + DescribeKey(k) + "\n";
     const int64_t shown = static_cast<int64_t>(r.keys.size());
     if (r.mismatched + r.pending > shown) {
-      out += "  ... " + std::to_string(r.mismatched + r.pending - shown) + " more (see --max-report)\n";
+      out += "  ... " + FormatCount(r.mismatched + r.pending - shown) + " more (see --max-report)\n";
     }
   }
   return out;
@@ -142,9 +143,10 @@ std::string VerifyRunProgress::Done(const TableReport& r) {
   const int64_t total = std::max(planned_, done_rows_);
   const double left = rate > 0 ? static_cast<double>(total - done_rows_) / rate : 0;
   char buf[256];
-  std::snprintf(buf, sizeof buf, " (%zu/%zu): %lld rows in %.1f s; %lld of %lld rows done, %.0f rows/s, about %.0f s left",
-                done_tables_, std::max(tables_, done_tables_), static_cast<long long>(std::max(r.source_rows, r.target_rows)),
-                r.seconds, static_cast<long long>(done_rows_), static_cast<long long>(total), rate, left);
+  std::snprintf(buf, sizeof buf, " (%zu/%zu): %s rows in %.1f s; %s of %s rows done, %s rows/s, about %.0f s left",
+                done_tables_, std::max(tables_, done_tables_),
+                FormatCount(std::max(r.source_rows, r.target_rows)).c_str(), r.seconds,
+                FormatCount(done_rows_).c_str(), FormatCount(total).c_str(), FormatCountRounded(rate).c_str(), left);
   return "table " + r.table + buf;
 }
 

@@ -80,7 +80,7 @@ PIDS+=($STREAM)
 for i in 1 2 3 4 5; do
   sleep 1
   "$SLIPWAY" status --source "$DB" --json |
-    python3 -c 'import json,sys; j=json.load(sys.stdin); print("lag %d changes, %.0f ms; applied %d" % (j.get("lag_changes",0), j.get("lag_ms",0), j.get("applied_seq",0)))' 2>/dev/null ||
+    python3 -c 'import json,sys; j=json.load(sys.stdin); print("lag {:,} changes, {:,.0f} ms; applied {}".format(j.get("lag_changes",0), j.get("lag_ms",0), j.get("applied_seq",0)))' 2>/dev/null ||
     "$SLIPWAY" status --source "$DB" | grep position
 done
 
@@ -117,11 +117,11 @@ ROWS_SQLITE=$(sqlite3 "$DB" "select count(*) from events_log")
 SUM_SQLITE=$(sqlite3 "$DB" "select sum(n) from counters")
 echo "cutover freeze:  $(sed -n 's/^freeze: \([0-9.]* ms\).*/\1/p' "$WORK/cutover.txt")"
 echo "rollback freeze: $(sed -n 's/^freeze: \([0-9.]* ms\).*/\1/p' "$WORK/rollback.txt")"
-echo "acknowledged writes: $ACKED ($ON_PG of them on PostgreSQL); in SQLite now: $ROWS_SQLITE rows, $IN_SQLITE distinct; counters sum: $SUM_SQLITE"
+echo "acknowledged writes: $(count "$ACKED") ($(count "$ON_PG") of them on PostgreSQL); in SQLite now: $(count "$ROWS_SQLITE") rows, $(count "$IN_SQLITE") distinct; counters sum: $(count "$SUM_SQLITE")"
 if [[ "$ACKED" == "$IN_SQLITE" && "$ACKED" == "$ROWS_SQLITE" && "$ACKED" == "$SUM_SQLITE" ]]; then
-  echo "no acknowledged write lost or doubled across the cutover and the rollback ($ACKED = $ROWS_SQLITE)"
+  echo "no acknowledged write lost or doubled across the cutover and the rollback ($(count "$ACKED") = $(count "$ROWS_SQLITE"))"
 else
-  echo "MISMATCH: acknowledged $ACKED, SQLite holds $ROWS_SQLITE rows ($IN_SQLITE distinct), counters $SUM_SQLITE"
+  echo "MISMATCH: acknowledged $(count "$ACKED"), SQLite holds $(count "$ROWS_SQLITE") rows ($(count "$IN_SQLITE") distinct), counters $(count "$SUM_SQLITE")"
   exit 1
 fi
 echo "config now: $(grep DATABASE_URL "$ENV" | sed 's/password=[^&]*/password=***/')"

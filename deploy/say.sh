@@ -6,3 +6,7 @@ if [[ -t 1 && -z "${NO_COLOR:-}" && "${TERM:-dumb}" != dumb ]]; then
 else
   say() { printf '\n== %s\n' "$*"; }
 fi
+
+# count N: N with thousands separators ("151974" -> "151,974"), as slipway
+# prints counts for people (common/count_format.h).
+count() { printf '%s' "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/' -e 'ta'; }

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/count_format.h"
 #include "common/log.h"
 
 namespace slipway::replicator {
@@ -108,8 +109,8 @@ void Progress::Draw(bool final) {
     double rate = secs > 0 ? b / 1e6 / secs : 0;
     double left = (r > 0 && tot > r && secs > 0) ? secs * (static_cast<double>(tot - r) / r) : 0;
     char buf[256];
-    std::snprintf(buf, sizeof buf, "\033[K  %-28.28s %-11s %12lld / %-12lld %7.1f MB/s  ETA %5.0fs\n", name.c_str(),
-                  state, static_cast<long long>(r), static_cast<long long>(std::max(tot, r)), rate, left);
+    std::snprintf(buf, sizeof buf, "\033[K  %-28.28s %-11s %15s / %-15s %7.1f MB/s  ETA %5.0fs\n", name.c_str(),
+                  state, FormatCount(r).c_str(), FormatCount(std::max(tot, r)).c_str(), rate, left);
     out += buf;
     ++lines;
   };

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What a new user sees from the deploy scripts:
 # - deploy/say.sh (the demo's headings): escape codes only on a terminal,
-#   never with NO_COLOR or TERM=dumb, never into a file;
+#   never with NO_COLOR or TERM=dumb, never into a file; its count groups
+#   thousands as slipway does;
 # - deploy/setup.sh names what it installs and how long it takes, and each
 #   package as it is set up (apt-get and dpkg-query replaced by fakes on PATH;
 #   nothing is installed or built).
@@ -23,6 +24,9 @@ on_tty() { env "$@" script -qec "bash -c \"$heading\"" /dev/null; }
 [[ "$(on_tty TERM=xterm)" == *"$esc[1m== 1. a heading"* ]] || fail "no bold on a terminal: $(printf %q "$(on_tty TERM=xterm)")"
 [[ "$(on_tty TERM=xterm NO_COLOR=1)" != *"$esc"* ]] || fail "escape codes with NO_COLOR"
 [[ "$(on_tty TERM=dumb)" != *"$esc"* ]] || fail "escape codes with TERM=dumb"
+
+counted=$(bash -c "source '$src/deploy/say.sh'; for n in 7 999 1000 151974 1234567; do count \$n; echo; done" | tr '\n' ' ')
+[[ "$counted" == "7 999 1,000 151,974 1,234,567 " ]] || fail "count groups thousands: $counted"
 
 fake=$scratch/bin
 mkdir -p "$fake"

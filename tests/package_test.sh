@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The Debian package (cpack -G DEB over the build tree, as deploy/package.sh
-# makes it, or SLIPWAY_DEB=path): unpacked with dpkg -x into a scratch root,
+# The Debian package (SLIPWAY_DEB=path, else tests/package_build.sh makes it
+# from the build tree as deploy/package.sh does): unpacked with dpkg -x into a scratch root,
 # its slipway runs, it holds a man page per command that lists every option
 # of that command's --help, a bash completion that completes commands and
 # options, and the unit naming the installed binary.
@@ -21,11 +21,11 @@ trap 'rm -rf "$scratch"' EXIT
 
 deb=${SLIPWAY_DEB:-}
 if [[ -z "$deb" ]]; then
-  cpack --config "$build/CPackConfig.cmake" -G DEB -B "$scratch/out" >"$scratch/cpack.log" 2>&1 ||
-    { cat "$scratch/cpack.log" >&2; fail "cpack failed"; }
-  deb=$(ls "$scratch"/out/slipway_*.deb)
+  bash "$(dirname "$0")/package_build.sh" "$build" "$scratch/out" >&2
+  deb=$scratch/out/slipway.deb
 fi
 [[ -f "$deb" ]] || fail "no package at $deb"
+deb=$(readlink -f "$deb")
 dpkg-deb -I "$deb" >"$scratch/info"
 grep -q '^ Package: slipway$' "$scratch/info" || fail "not the slipway package: $(cat "$scratch/info")"
 grep -q '^ Depends:.*libpq5' "$scratch/info" || fail "no dependency on libpq5: $(cat "$scratch/info")"

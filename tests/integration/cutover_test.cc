@@ -18,6 +18,7 @@
 #include "schema/plan.h"
 #include "tests/harness/sqlite_fixture.h"
 #include "tests/harness/test_env.h"
+#include "tests/integration/stream_fixture.h"
 
 namespace slipway::testing {
 namespace {
@@ -108,39 +109,9 @@ TEST_F(CutoverTest, MovesTheAppUnderLoad) {
   EXPECT_NE(env.find("OTHER=1"), std::string::npos);
   EXPECT_TRUE(std::filesystem::exists(env_ + ".slipway-backup"));
   // Every write SQLite acknowledged is in PostgreSQL: the final laps per id.
-  std::map<std::string, std::string> last;
-  std::set<std::string> deleted;
-  std::ifstream acks(dir_ + "/acks.log");
-  std::string line;
-  while (std::getline(acks, line)) {
-    std::istringstream ls(line);
-    std::string op, id, laps;
-    ls >> op >> id >> laps;
-    if (op == "delete") {
-      deleted.insert(id);
-      last.erase(id);
-    } else {
-      last[id] = laps;
-      deleted.erase(id);
-    }
-  }
-  ASSERT_GT(last.size(), 10u);
+  ExpectAcknowledgedResultsIn(dir_ + "/acks.log", target_, 10);
   auto pg = PgConn::Connect(target_);
   ASSERT_TRUE(pg.ok());
-  int checked = 0;
-  for (const auto& [id, laps] : last) {
-    auto row = pg->ExecParams("SELECT laps FROM results WHERE id = $1", {id});
-    ASSERT_TRUE(row.ok());
-    ASSERT_EQ(row->Rows(), 1) << "acknowledged write of id " << id << " is missing";
-    EXPECT_EQ(row->Str(0, 0), laps) << "id " << id;
-    ++checked;
-  }
-  for (const auto& id : deleted) {
-    auto row = pg->ExecParams("SELECT 1 FROM results WHERE id = $1", {id});
-    ASSERT_TRUE(row.ok());
-    EXPECT_EQ(row->Rows(), 0) << "acknowledged delete of id " << id;
-  }
-  EXPECT_GT(checked, 10);
   // New ids in PostgreSQL continue after every id SQLite handed out.
   auto s = Db::Open(db_, Db::Mode::kReadOnly);
   ASSERT_TRUE(s.ok());

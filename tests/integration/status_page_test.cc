@@ -3,6 +3,7 @@
 // phase, direction, lag and rate from /status, the tables and the chart,
 // after its script ran. Without Chromium the test fails when CI=true (or
 // SLIPWAY_REQUIRE_CHROMIUM=1) and is skipped otherwise.
+// A postponed cutover's --http serves the same page.
 // SLIPWAY_SCREENSHOT=PATH also saves a screenshot of the page there.
 #include <cstdlib>
 #include <filesystem>
@@ -145,6 +146,51 @@ TEST_F(StatusPageTest, ChromiumShowsWhatStatusSays) {
     RunResult png = Chromium(chromium, {"--screenshot=" + std::string(shot), "--window-size=1200,900"}, url);
     EXPECT_EQ(png.exit_code, 0) << png.err;
   }
+  StopStream(*stream);
+}
+
+// A postponed cutover with --http serves the same page, over what `slipway
+// status --json` reads: the phase, the stream's figures from its heartbeat,
+// the tables; the command named in the title.
+TEST_F(StatusPageTest, PostponedCutoverServesThePage) {
+  const std::string chromium = FindChromium();
+  if (chromium.empty()) {
+    if (ChromiumRequired()) FAIL() << "Chromium is required (deploy/setup.sh installs it with SLIPWAY_SETUP_TESTS=1)";
+    GTEST_SKIP() << "no chromium installed";
+  }
+  ASSERT_NO_FATAL_FAILURE(InitAndSnapshot());
+  auto stream = StartStream();
+  RunResult writer = RunProgram(SLIPWAY_CHANGE_WRITER, WriterArgs(1.0, 12));
+  ExpectWriterOk(writer.exit_code, writer.out, writer.err);
+  const std::string flip = dir_ + "/app.env";
+  { std::ofstream(flip) << "DATABASE_URL=sqlite:///app.db\n"; }
+  Proc cut(SLIPWAY_BINARY, {"cutover", "--source", db_, "--target", target_, "--flip-file", flip, "--flip-key",
+                            "DATABASE_URL", "--postpone", "--http", "127.0.0.1:0", "--max-freeze", "5s"});
+  const uint16_t port = WaitForPort(cut);
+  ASSERT_NE(port, 0);
+  HttpReply page = HttpGet(port, "/");
+  EXPECT_EQ(page.code, 200);
+  EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+  json st = json::parse(HttpGet(port, "/status").body, nullptr, false);
+  ASSERT_TRUE(st.is_object()) << st.dump();
+  EXPECT_EQ(st.value("command", ""), "cutover") << st.dump();
+  ASSERT_TRUE(st.contains("tables")) << st.dump();
+
+  RunResult dom = Chromium(chromium, {"--dump-dom"}, "http://127.0.0.1:" + std::to_string(port) + "/");
+  ASSERT_EQ(dom.exit_code, 0) << dom.err;
+  const std::string& d = dom.out;
+  EXPECT_EQ(TextOf(d, "title"), "slipway cutover");
+  EXPECT_EQ(TextOf(d, "phase"), st.value("phase", "")) << d;
+  EXPECT_EQ(TextOf(d, "direction"), "SQLite → PostgreSQL");
+  EXPECT_TRUE(std::regex_match(TextOf(d, "applied"), std::regex("[0-9][0-9,]*"))) << TextOf(d, "applied");
+  for (const auto& t : st["tables"]) {
+    EXPECT_NE(d.find("<td>" + t["table"].get<std::string>() + "</td><td class=\"ok\">done</td>"), std::string::npos)
+        << t.dump();
+  }
+
+  RunResult rel = RunSlipway({"cutover", "--target", target_, "--release"});
+  EXPECT_EQ(rel.exit_code, 0) << rel.err;
+  EXPECT_EQ(cut.Wait(60000), 0) << cut.Err();
   StopStream(*stream);
 }
 

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -138,6 +139,43 @@ inline uint16_t HttpPortOf(Proc& p) {
     Sleep(100);
   }
   return 0;
+}
+
+// app_writer's --ack-log (bench/app_writer.cc: op, id, laps after): every
+// acknowledged write is in the target's `results`, the last laps of each id
+// that was not deleted, no row of an id whose last write was a delete; more
+// than `min_ids` ids checked.
+inline void ExpectAcknowledgedResultsIn(const std::string& ack_log, const std::string& target, size_t min_ids) {
+  std::map<std::string, std::string> last;
+  std::set<std::string> deleted;
+  std::ifstream acks(ack_log);
+  std::string line;
+  while (std::getline(acks, line)) {
+    std::istringstream ls(line);
+    std::string op, id, laps;
+    ls >> op >> id >> laps;
+    if (op == "delete") {
+      deleted.insert(id);
+      last.erase(id);
+    } else {
+      last[id] = laps;
+      deleted.erase(id);
+    }
+  }
+  ASSERT_GT(last.size(), min_ids) << ack_log;
+  auto pg = PgConn::Connect(target);
+  ASSERT_TRUE(pg.ok()) << pg.status().message();
+  for (const auto& [id, laps] : last) {
+    auto row = pg->ExecParams("SELECT laps FROM results WHERE id = $1", {id});
+    ASSERT_TRUE(row.ok()) << row.status().message();
+    ASSERT_EQ(row->Rows(), 1) << "acknowledged write of id " << id << " is missing";
+    EXPECT_EQ(row->Str(0, 0), laps) << "id " << id;
+  }
+  for (const auto& id : deleted) {
+    auto row = pg->ExecParams("SELECT 1 FROM results WHERE id = $1", {id});
+    ASSERT_TRUE(row.ok()) << row.status().message();
+    EXPECT_EQ(row->Rows(), 0) << "acknowledged delete of id " << id;
+  }
 }
 
 class StreamTest : public ::testing::Test {
