@@ -146,6 +146,24 @@ inline Status AppPragmas(Db& db, bool foreign_keys) {
 // The app's statements on `results`, prepared on one connection.
 struct AppStatements {
   Stmt ins, upd, del;
+  // Session capture: the connection has slipway's SQLite extension, and
+  // `capture` (SELECT slipway_capture()) runs before each COMMIT.
+  Stmt capture;
+  bool session = false;
+
+  // Loads the extension at `path` into `db` and prepares `capture`.
+  Status UseSession(Db& db, const std::string& path) {
+    sqlite3_enable_load_extension(db.get(), 1);
+    char* err = nullptr;
+    if (sqlite3_load_extension(db.get(), path.c_str(), nullptr, &err) != SQLITE_OK) {
+      std::string msg = err != nullptr ? err : "unknown error";
+      sqlite3_free(err);
+      return Status(Code::kInvalidArgument, "cannot load " + path + ": " + msg);
+    }
+    ASSIGN_OR_RETURN(capture, db.Prepare("SELECT slipway_capture()"));
+    session = true;
+    return Status::Ok();
+  }
 
   static Result<AppStatements> Prepare(Db& db) {
     AppStatements s;
@@ -184,6 +202,10 @@ inline Status RunTransactions(Db& db, AppStatements& s, Op op, int64_t rows_per_
       }
       RETURN_IF_ERROR(st->Run());
       RETURN_IF_ERROR(st->Reset());
+    }
+    if (s.session) {
+      RETURN_IF_ERROR(s.capture.Run());
+      RETURN_IF_ERROR(s.capture.Reset());
     }
     RETURN_IF_ERROR(db.Exec("COMMIT"));
   }

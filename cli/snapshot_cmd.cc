@@ -122,8 +122,7 @@ int RunSnapshot(const std::vector<std::string>& argv) {
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("snapshot done: %s tables copied (%s done before), %s rows in %.2f s (%s rows/s), migration %s, "
-                "capture by %s
-",
+                "capture by %s\n",
                 FormatCount(r->tables_copied).c_str(), FormatCount(r->tables_skipped).c_str(),
                 FormatCount(r->rows).c_str(), r->seconds, FormatCountRounded(rate).c_str(), r->migration_id.c_str(),
                 replicator::CaptureModeName(r->capture));

@@ -176,8 +176,7 @@ int RunStream(const std::vector<std::string>& argv) {
   if (!s.ok()) return Fail(s);
   auto& f = stream.figures();
   std::printf("stream stopped: applied seq %lld, %s changes in %s rounds, lag %s changes, %s app transactions as "
-              "changesets, %s WAL checkpoints (%s frames)
-",
+              "changesets, %s WAL checkpoints (%s frames)\n",
               static_cast<long long>(f.applied_seq.load()), FormatCount(f.changes_applied.load()).c_str(),
               FormatCount(f.rounds.load()).c_str(), FormatCount(f.lag_changes.load()).c_str(),
               FormatCount(f.changesets_applied.load()).c_str(), FormatCount(f.checkpoints.load()).c_str(),

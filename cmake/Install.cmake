@@ -1,13 +1,15 @@
 # What `cmake --install` and the Debian package (deploy/package.sh) put where:
 #   bin/slipway
+#   lib/<multiarch>/libslipway_capture.so          (session capture's SQLite extension, loaded by the app)
+#   include/slipway_capture.h                      (its C API)
 #   lib/systemd/system/slipway-stream@.service   (ExecStart= names bin/slipway under the install prefix)
 #   share/man/man1/slipway*.1.gz                  (generated from the commands' option tables)
 #   share/bash-completion/completions/slipway     (the same)
 #   share/doc/slipway/examples/slipway-stream.env.example
 #
 # Installing builds nothing (tests and benches are not installed, and
-# building them would make `cpack` slow): build the targets `slipway` and
-# `slipway_docs` first, as deploy/package.sh does.
+# building them would make `cpack` slow): build the targets `slipway`,
+# `slipway_capture` and `slipway_docs` first, as deploy/package.sh does.
 include(GNUInstallDirs)
 set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY TRUE)
 
@@ -22,6 +24,8 @@ add_custom_command(
 add_custom_target(slipway_docs ALL DEPENDS ${slipway_docs_dir}/stamp)
 
 install(TARGETS slipway RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS slipway_capture LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(FILES ${CMAKE_SOURCE_DIR}/replicator/capture_extension/slipway_capture.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${slipway_docs_dir}/man1 DESTINATION ${CMAKE_INSTALL_MANDIR})
 install(FILES ${slipway_docs_dir}/completions/slipway DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/systemd/slipway-stream.env.example

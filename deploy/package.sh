@@ -5,7 +5,7 @@
 #   deploy/package.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash deploy/setup.sh slipway slipway_docs
+bash deploy/setup.sh slipway slipway_capture slipway_docs
 echo "package: cpack -G DEB" >&2
 (cd build && cpack -G DEB -B "$PWD/package" >/dev/null)
 ls "$PWD"/build/package/slipway_*.deb

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Debian package from an already built tree (cpack -G DEB over the
-# targets slipway and slipway_docs, as deploy/package.sh does after its build)
+# targets slipway, slipway_capture and slipway_docs, as deploy/package.sh does after its build)
 # into OUT_DIR, and links it there as slipway.deb for the tests that install it.
 #   tests/package_build.sh BUILD_DIR OUT_DIR
 # Missing cpack or dpkg-deb: skipped (exit 77), a failure with CI=true.
@@ -15,7 +15,7 @@ for tool in cpack dpkg-deb; do
     exit 77
   fi
 done
-[[ -x "$build/slipway" ]] || fail "no $build/slipway: build the targets slipway and slipway_docs first"
+[[ -x "$build/slipway" && -f "$build/libslipway_capture.so" ]] || fail "no $build/slipway or $build/libslipway_capture.so: build the targets slipway, slipway_capture and slipway_docs first"
 rm -rf "$out"
 mkdir -p "$out"
 started=$SECONDS

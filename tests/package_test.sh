@@ -34,6 +34,12 @@ root=$scratch/root
 dpkg -x "$deb" "$root"
 bin=$root/usr/bin/slipway
 [[ -x "$bin" ]] || fail "no usr/bin/slipway in the package"
+ext=$(find "$root/usr/lib" -name libslipway_capture.so | head -1)
+[[ -n "$ext" ]] || fail "no libslipway_capture.so in the package"
+[[ -f "$root/usr/include/slipway_capture.h" ]] || fail "no usr/include/slipway_capture.h in the package"
+# The packaged extension loads into the sqlite3 shell and answers.
+answer=$(sqlite3 :memory: ".load $ext" "SELECT slipway_capture()" 2>&1) || fail "the extension does not load: $answer"
+[[ "$answer" == 0 ]] || fail "slipway_capture() outside a transaction answered '$answer'"
 version=$("$bin" --version)
 [[ "$version" == "slipway "* ]] || fail "slipway --version printed '$version'"
 
