@@ -76,6 +76,7 @@ struct Options {
   int busy_timeout_ms = 5000;
   std::string ack_log;
   uint64_t seed = 1;
+  std::string session_extension;  // load it and call slipway_capture() before each COMMIT
 };
 
 // One connection and its prepared statements. Not thread-safe.
@@ -94,6 +95,16 @@ class Writer {
     // writers at a few hundred tps fall behind; same timeout, finer polling.
     // `w` is heap-allocated, so the pointer stays valid for the connection.
     sqlite3_busy_handler(w->db_.get(), &Writer::OnBusy, w.get());
+    if (!opt.session_extension.empty()) {
+      sqlite3_enable_load_extension(w->db_.get(), 1);
+      char* err = nullptr;
+      if (sqlite3_load_extension(w->db_.get(), opt.session_extension.c_str(), nullptr, &err) != SQLITE_OK) {
+        std::string msg = err != nullptr ? err : "unknown error";
+        sqlite3_free(err);
+        return InvalidArgument("cannot load " + opt.session_extension + ": " + msg);
+      }
+      ASSIGN_OR_RETURN(w->capture_, w->db_.Prepare("SELECT slipway_capture()"));
+    }
     ASSIGN_OR_RETURN(w->races_, w->IdRange("races"));
     ASSIGN_OR_RETURN(w->participants_, w->IdRange("participants"));
     // The next existing row at or after a random id: holes left by deletes
@@ -128,6 +139,10 @@ class Writer {
     // under the busy timeout, instead of as an unretryable lock upgrade.
     Status s = db_.Exec("BEGIN IMMEDIATE");
     if (s.ok()) s = Body(out);
+    if (s.ok() && !opt_.session_extension.empty()) {
+      s = capture_.Run();
+      (void)capture_.Reset();
+    }
     if (s.ok()) s = db_.Exec("COMMIT");
     if (!s.ok()) {
       if (!sqlite3_get_autocommit(db_.get())) (void)db_.Exec("ROLLBACK");
@@ -217,6 +232,7 @@ class Writer {
   Db db_;
   Range races_, participants_;
   Stmt insert_, update_, delete_;
+  Stmt capture_;  // SELECT slipway_capture(), with --session-extension
   Clock::time_point busy_since_;
 };
 
@@ -342,7 +358,8 @@ Status ParseOptions(int argc, char** argv, Options& opt) {
   const std::vector<cli::OptionSpec> specs = {
       {"db", true, ""},          {"rate", true, ""}, {"seconds", true, ""},
       {"rows-per-tx", true, ""}, {"mix", true, ""},  {"busy-timeout-ms", true, ""},
-      {"ack-log", true, ""},     {"seed", true, ""}, {"table", true, ""}};
+      {"ack-log", true, ""},     {"seed", true, ""}, {"table", true, ""},
+      {"session-extension", true, ""}};
   ASSIGN_OR_RETURN(cli::Args args,
                    cli::Args::Parse(std::vector<std::string>(argv + 1, argv + argc), specs));
   ASSIGN_OR_RETURN(opt.db, args.Require("db"));
@@ -356,6 +373,7 @@ Status ParseOptions(int argc, char** argv, Options& opt) {
   ASSIGN_OR_RETURN(int64_t seed, ParseInt64("seed", args.GetOr("seed", "1")));
   if (args.Has("mix")) RETURN_IF_ERROR(ParseMix(*args.Get("mix"), opt.mix));
   opt.ack_log = args.GetOr("ack-log", "");
+  opt.session_extension = args.GetOr("session-extension", "");
   opt.busy_timeout_ms = static_cast<int>(busy);
   opt.seed = static_cast<uint64_t>(seed);
   if (!(opt.rate > 0)) return InvalidArgument("--rate must be above 0");

@@ -3,7 +3,7 @@
 //
 //   lag_bench [--db FILE] [--rows N] [--rates 1000,2000,4000,8000,16000]
 //             [--seconds S] [--step-seconds S] [--sample-ms MS] [--port P]
-//             [--root DIR] [--out DIR]
+//             [--root DIR] [--out DIR] [--capture triggers|session]
 //
 // A throwaway PostgreSQL (deploy/pg-throwaway.sh), a fresh copy of the
 // race-timing database, `slipway snapshot`, then one `slipway stream` for the
@@ -23,7 +23,9 @@
 // After each step the probe waits for the stream to catch up (drain time).
 // Stepping stops when the writer reaches less than 90% of the asked rate
 // (it cannot go faster on this machine) or the lag was not bounded.
-// Prints a table and writes OUT/lag_bench.json.
+// With --capture session the snapshot captures by session and the writer
+// loads slipway's SQLite extension (slipway_capture() before each COMMIT).
+// Prints a table and writes OUT/lag_bench.json (lag_bench-session.json).
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -74,6 +76,7 @@ struct Options {
   std::string root = ".";
   std::string out = "bench/out";
   fs::path bin;
+  std::string capture = "triggers";
 };
 
 double Seconds(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
@@ -162,9 +165,13 @@ Status RunStep(const Options& o, const std::string& writer, const std::string& s
   const std::string log = work + "/writer.log";
   const double cpu0 = ProcessCpuSeconds(stream);
   const auto t0 = Clock::now();
-  pid_t pid = SpawnProcess({writer, "--db", source, "--rate", std::to_string(st.rate), "--seconds",
-                            std::to_string(st.seconds), "--rows-per-tx", "1", "--seed", std::to_string(st.rate)},
-                           log);
+  std::vector<std::string> argv = {writer, "--db", source, "--rate", std::to_string(st.rate), "--seconds",
+                                   std::to_string(st.seconds), "--rows-per-tx", "1", "--seed", std::to_string(st.rate)};
+  if (o.capture == "session") {
+    argv.push_back("--session-extension");
+    argv.push_back((o.bin / "../libslipway_capture.so").lexically_normal().string());
+  }
+  pid_t pid = SpawnProcess(argv, log);
   auto next = t0;
   int status = 0;
   while (!g_stop) {
@@ -232,7 +239,8 @@ Status Run(const Options& o) {
   const std::string source = work + "/source.db";
   fs::copy_file(o.db, source);
   std::fprintf(stderr, "[lag_bench] slipway snapshot\n");
-  if (RunProcess({slipway, "snapshot", "--source", source, "--target", server.Uri("lag")}, work + "/snapshot.log") != 0) {
+  if (RunProcess({slipway, "snapshot", "--source", source, "--target", server.Uri("lag"), "--capture", o.capture},
+                 work + "/snapshot.log") != 0) {
     return Internal("slipway snapshot failed: " + ReadFile(work + "/snapshot.log"));
   }
   pid_t stream = SpawnProcess({slipway, "stream", "--source", source, "--target", server.Uri("lag")}, work + "/stream.log");
@@ -268,8 +276,9 @@ Status Run(const Options& o) {
     if (std::fgets(loadavg, sizeof loadavg, f) == nullptr) loadavg[0] = '\0';
     std::fclose(f);
   }
-  std::printf("stream lag, app_writer single-row transactions (insert/update/delete 50/40/10) on a %lld-row database,\n",
-              static_cast<long long>(o.rows));
+  std::printf("stream lag, app_writer single-row transactions (insert/update/delete 50/40/10) on a %lld-row database,\n"
+              "capture by %s,\n",
+              static_cast<long long>(o.rows), o.capture.c_str());
   std::printf("lag sampled every %d ms; %ld cores; load average at the end: %s\n", o.sample_ms,
               ::sysconf(_SC_NPROCESSORS_ONLN), loadavg);
   std::printf("%8s %9s %6s %8s %8s %8s %12s %9s %9s %8s  %s\n", "tx/s", "achieved", "secs", "p50 ms", "p99 ms", "max ms",
@@ -304,12 +313,13 @@ Status Run(const Options& o) {
                              : "");
   std::printf("bounded = lag slope < %.0f ms/s over the step and drained within %.0f s after the writer stopped\n",
               kMaxSlopeMsPerS, kMaxDrainSeconds);
-  nlohmann::json j = {{"bench", "lag_bench"},       {"rows", o.rows},
+  nlohmann::json j = {{"bench", "lag_bench"},       {"rows", o.rows}, {"capture", o.capture},
                       {"sample_ms", o.sample_ms},   {"loadavg_at_end", std::string(loadavg)},
                       {"largest_bounded_rate", best}, {"writer_limited", writer_limited},
                       {"steps", js}};
-  std::ofstream(o.out + "/lag_bench.json") << j.dump() << "\n";
-  std::fprintf(stderr, "[lag_bench] wrote %s/lag_bench.json\n", o.out.c_str());
+  const std::string json = o.out + (o.capture == "session" ? "/lag_bench-session.json" : "/lag_bench.json");
+  std::ofstream(json) << j.dump() << "\n";
+  std::fprintf(stderr, "[lag_bench] wrote %s\n", json.c_str());
   return Status::Ok();
 }
 
@@ -317,7 +327,7 @@ Status ParseOptions(int argc, char** argv, Options& o) {
   const std::vector<cli::OptionSpec> specs = {{"db", true, ""},   {"rows", true, ""},      {"seed", true, ""},
                                               {"rates", true, ""}, {"seconds", true, ""},   {"step-seconds", true, ""},
                                               {"sample-ms", true, ""}, {"port", true, ""}, {"root", true, ""},
-                                              {"out", true, ""}};
+                                              {"out", true, ""}, {"capture", true, ""}};
   ASSIGN_OR_RETURN(cli::Args args, cli::Args::Parse(std::vector<std::string>(argv + 1, argv + argc), specs));
   ASSIGN_OR_RETURN(o.rows, ParseInt64("rows", args.GetOr("rows", "200000")));
   ASSIGN_OR_RETURN(o.seed, ParseInt64("seed", args.GetOr("seed", "1")));
@@ -343,6 +353,8 @@ Status ParseOptions(int argc, char** argv, Options& o) {
     return InvalidArgument("--rates, --seconds, --step-seconds and --sample-ms must be positive");
   }
   o.root = args.GetOr("root", ".");
+  o.capture = args.GetOr("capture", "triggers");
+  if (o.capture != "triggers" && o.capture != "session") return InvalidArgument("--capture must be triggers or session");
   o.out = args.GetOr("out", "bench/out");
   o.db = args.GetOr("db", o.out + "/racetiming-r" + std::to_string(o.rows) + "-s" + std::to_string(o.seed) + ".db");
   return ResolveBenchPaths(&o.bin, &o.out, &o.db);

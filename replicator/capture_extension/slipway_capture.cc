@@ -5,9 +5,11 @@
 //    trigger calls it with SLIPWAY_CAPTURE_TOKEN + the file's migration id in
 //    its WHEN clause after each row it watches changes. Inside an explicit
 //    transaction on the connection's main file it answers 1 (the trigger
-//    stays silent) and marks the transaction as needing a capture; the first
-//    time it is asked it starts the session and answers 0, so that row goes
-//    to the changelog through the trigger and the session records the rest.
+//    stays silent) and marks the transaction as needing a capture. The
+//    session starts when the connection is opened on a file in session
+//    mode; on a connection opened before that, the first time the function
+//    is asked it starts the session and answers 0, so that row goes to the
+//    changelog through the trigger and the session records the rest.
 //    Autocommit writes and other files get 0: the trigger records the key.
 //  - slipway_capture() writes the session's changeset into
 //    _slipway_changelog (tid 0, the changeset in k1) inside the app's
@@ -209,6 +211,15 @@ int Register(sqlite3* db) {
   if (rc != SQLITE_OK) return rc;
   sqlite3_commit_hook(db, CommitHook, c);
   sqlite3_rollback_hook(db, RollbackHook, c);
+  // A file already in session mode: record from the first write on.
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT value FROM main._slipway_meta WHERE key = 'capture'", -1, &st, nullptr) ==
+          SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != nullptr &&
+      std::strcmp(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "session") == 0) {
+    (void)StartSession(c);
+  }
+  sqlite3_finalize(st);
   return SQLITE_OK;
 }
 
