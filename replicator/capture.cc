@@ -235,6 +235,10 @@ Result<CaptureInfo> InstallCapture(Db& db, const schema::SourceSchema& schema, c
   if (!after.ok()) return rollback(after.status());
   info.stamp_before = *before;
   info.stamp = *after;
+  if (!(*before == *after)) {
+    s = RecordCaptureRefresh(db, *before, *after);
+    if (!s.ok()) return rollback(s);
+  }
   s = FailpointStatus("capture.before_commit");
   if (!s.ok()) return rollback(s);
   RETURN_IF_ERROR(db.Exec("COMMIT"));

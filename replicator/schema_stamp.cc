@@ -60,6 +60,25 @@ bool MayHaveRenumbered(const SchemaStamp& before, const SchemaStamp& now) {
   return now.version - before.version != 1;
 }
 
+Status RecordCaptureRefresh(Db& db, const SchemaStamp& before, const SchemaStamp& after) {
+  ASSIGN_OR_RETURN(Stmt st, db.Prepare("INSERT INTO _slipway_meta (key, value) VALUES ('capture_refresh', ?1) "
+                                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value"));
+  const std::string v = std::to_string(before.version) + " " + before.hash + " " + std::to_string(after.version) + " " +
+                        after.hash;
+  st.Bind(1, std::string_view(v));
+  return st.Run();
+}
+
+Result<bool> IsCaptureRefresh(Db& db, const SchemaStamp& before, const SchemaStamp& now) {
+  if (before.hash != now.hash) return false;
+  ASSIGN_OR_RETURN(auto has, db.QueryInt("SELECT count(*) FROM sqlite_schema WHERE name = '_slipway_meta'"));
+  if (has.value_or(0) == 0) return false;
+  ASSIGN_OR_RETURN(auto v, db.QueryText("SELECT value FROM _slipway_meta WHERE key = 'capture_refresh'"));
+  const std::string expected = std::to_string(before.version) + " " + before.hash + " " + std::to_string(now.version) +
+                               " " + now.hash;
+  return v.value_or("") == expected;
+}
+
 std::map<int, std::string> RowidKeyedTables(const schema::Plan& plan, const std::map<std::string, int>& tids) {
   std::map<int, std::string> out;
   for (const auto& tm : plan.tables) {
@@ -95,6 +114,12 @@ Result<std::set<int>> RenumberCheck::Check(Db& db, PgConn& pg, const schema::Pla
     }
   }
   if (known_->version == now.version) return out;
+  ASSIGN_OR_RETURN(bool refresh, IsCaptureRefresh(db, *known_, now));
+  if (refresh) {
+    RETURN_IF_ERROR(StoreStamp(pg, now));
+    known_ = now;
+    return out;
+  }
   if (known_->hash != now.hash) {
     return Status(Code::kSchemaChanged, "the source schema changed since the stream last applied (schema_version " +
                                             std::to_string(known_->version) + " -> " + std::to_string(now.version) +

@@ -48,6 +48,14 @@ Status StoreStamp(PgConn& pg, const SchemaStamp& stamp);
 // Whether the change from `before` to `now` may have renumbered rowids.
 bool MayHaveRenumbered(const SchemaStamp& before, const SchemaStamp& now);
 
+// Installing (or switching) capture re-creates triggers, which moves the
+// cookie with the schema text unchanged, as a VACUUM does. InstallCapture()
+// records the stamps it went from and to in _slipway_meta
+// ('capture_refresh'); this is true when `before` -> `now` is exactly that
+// refresh (so no VACUUM can hide in it). Read in the caller's transaction.
+Result<bool> IsCaptureRefresh(Db& db, const SchemaStamp& before, const SchemaStamp& now);
+Status RecordCaptureRefresh(Db& db, const SchemaStamp& before, const SchemaStamp& after);
+
 // The plan's tables keyed by rowid, by tid.
 std::map<int, std::string> RowidKeyedTables(const schema::Plan& plan, const std::map<std::string, int>& tids);
 

@@ -85,6 +85,10 @@ Status SchemaWatch::Start(Db& db, PgConn& pg) {
   if (stored) {
     applied_ = *stored;
     renumbered_ = MayHaveRenumbered(applied_, stamp_);
+    if (renumbered_) {
+      ASSIGN_OR_RETURN(bool refresh, IsCaptureRefresh(db, applied_, stamp_));
+      renumbered_ = !refresh;
+    }
   } else {
     applied_ = stamp_;  // a migration from before stamps were kept
   }
@@ -101,7 +105,10 @@ Status SchemaWatch::Check(Db& db) {
   if (v.value_or(0) == stamp_.version) return Status::Ok();
   ASSIGN_OR_RETURN(SchemaStamp now_stamp, ReadSchemaStamp(db));
   const bool text_changed = now_stamp.hash != stamp_.hash;
-  renumbered_ = renumbered_ || MayHaveRenumbered(stamp_, now_stamp);
+  if (!renumbered_ && MayHaveRenumbered(stamp_, now_stamp)) {
+    ASSIGN_OR_RETURN(bool refresh, IsCaptureRefresh(db, stamp_, now_stamp));
+    renumbered_ = !refresh;
+  }
   stamp_ = now_stamp;
   stamp_moved_ = true;
   if (text_changed) {

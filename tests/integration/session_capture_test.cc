@@ -194,6 +194,50 @@ TEST_F(SessionCaptureTest, ExamplesRecordOneChangesetEach) {
   EXPECT_EQ(rows->Str(0, 0), "1:80 2:120");
 }
 
+// A move switched from triggers to session and back while the stream runs
+// and the app writes: nothing is lost, and the switch costs no whole-table
+// copy (the target follows the schema stamp the switch made).
+TEST_F(SessionCaptureTest, SwitchesModesWhileTheStreamRuns) {
+  Snapshot(kSchema, "triggers");
+  Proc stream(SLIPWAY_BINARY, {"stream", "--source", db_, "--target", target_});
+  auto transfer = [&](AppConn& c, bool session) {
+    c.Must(std::string("BEGIN IMMEDIATE; UPDATE acct SET bal = bal - 1 WHERE id = 1; UPDATE acct SET bal = bal + 1 WHERE id = 2;"
+                       "INSERT INTO nokey VALUES ('t');") +
+           (session ? "SELECT slipway_capture();" : "") + "COMMIT");
+  };
+  {
+    AppConn plain(db_, /*session=*/false);
+    for (int i = 0; i < 20; ++i) transfer(plain, false);
+  }
+  RunResult to_session = RunSlipway({"snapshot", "--source", db_, "--target", target_, "--capture", "session"});
+  ASSERT_EQ(to_session.exit_code, 0) << to_session.err;
+  {
+    AppConn app(db_, /*session=*/true);
+    for (int i = 0; i < 20; ++i) transfer(app, true);
+  }
+  EXPECT_GE(Changelog("tid = 0"), 1);
+  RunResult back = RunSlipway({"snapshot", "--source", db_, "--target", target_, "--capture", "triggers"});
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  {
+    // The extension in a triggers-mode file: the triggers record, the
+    // session stays out of the way and no COMMIT is refused.
+    AppConn app(db_, /*session=*/true);
+    for (int i = 0; i < 20; ++i) transfer(app, false);
+  }
+  Sleep(1000);
+  stream.Signal(SIGTERM);
+  EXPECT_EQ(stream.Wait(30000), 0) << stream.Err();
+  EXPECT_EQ(stream.Err().find("copied whole"), std::string::npos) << stream.Err();
+  EXPECT_EQ(stream.Err().find("renumber"), std::string::npos) << stream.Err();
+  CatchUpAndVerify();
+  auto pg = PgConn::Connect(target_);
+  ASSERT_TRUE(pg.ok());
+  auto rows = pg->Exec("SELECT (SELECT bal FROM acct WHERE id = 1) || ' ' || (SELECT bal FROM acct WHERE id = 2) || ' ' || "
+                       "(SELECT count(*) FROM nokey)");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->Str(0, 0), "40 160 61");
+}
+
 // A row with a NULL key, which the session skips, is recorded by the
 // trigger (and then stops the stream as in trigger mode: the target's key
 // cannot hold it).
