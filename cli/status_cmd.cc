@@ -37,6 +37,85 @@ struct StatusReport {
   std::string uncaptured_message;
 };
 
+// "35 ms", "4.2 s", "3 min", "2.5 h".
+std::string FormatDuration(double ms) {
+  char buf[32];
+  if (ms < 1000) {
+    std::snprintf(buf, sizeof(buf), "%.0f ms", ms);
+  } else if (ms < 60000) {
+    std::snprintf(buf, sizeof(buf), "%.1f s", ms / 1000);
+  } else if (ms < 3600000) {
+    std::snprintf(buf, sizeof(buf), "%.0f min", ms / 60000);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.1f h", ms / 3600000);
+  }
+  return buf;
+}
+
+// Long steps as their commands last wrote them (replicator/step_progress.h),
+// by step: state ('running', 'done', 'failed', or 'stopped' when the command
+// went away without saying), who runs it, and its figures.
+nlohmann::json ReadSteps(PgConn& pg) {
+  nlohmann::json out = nlohmann::json::object();
+  auto exists = pg.Exec("SELECT to_regclass('slipway.step_progress') IS NOT NULL");
+  if (!exists.ok() || exists->Get(0, 0) != "t") return out;
+  auto r = pg.Exec(
+      "SELECT step, host, pid, started_at, updated_at, outcome, extract(epoch from now() - updated_at), figures::text "
+      "FROM slipway.step_progress ORDER BY started_at");
+  if (!r.ok()) return out;
+  for (int i = 0; i < r->Rows(); ++i) {
+    nlohmann::json step = nlohmann::json::parse(r->Str(i, 7), nullptr, false);
+    if (!step.is_object()) step = nlohmann::json::object();
+    const double age = r->IsNull(i, 6) ? 0 : std::stod(r->Str(i, 6));
+    // Written about once a second while it runs.
+    const bool alive = age < 5.0;
+    step["state"] = !r->IsNull(i, 5) ? r->Str(i, 5) : (alive ? "running" : "stopped");
+    step["host"] = r->Opt(i, 1).value_or("");
+    step["pid"] = r->IsNull(i, 2) ? 0 : std::stoll(r->Str(i, 2));
+    step["started_at"] = r->Str(i, 3);
+    step["updated_at"] = r->Str(i, 4);
+    step["age_seconds"] = age;
+    out[r->Str(i, 0)] = std::move(step);
+  }
+  return out;
+}
+
+// One line for a step: "running, 540000 of 1000000 rows (54%), 250000
+// rows/s, about 2.0 s left, copying results".
+std::string StepLine(const nlohmann::json& p) {
+  const int64_t done = p.value("rows_done", int64_t{0});
+  const int64_t total = p.value("rows_total", int64_t{0});
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%s, %lld of %lld rows (%.0f%%), %.0f rows/s", p.value("state", "").c_str(),
+                static_cast<long long>(done), static_cast<long long>(total),
+                total > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0,
+                p.value("rate", 0.0));
+  std::string line = buf;
+  if (p.value("state", "") == "running") {
+    if (p.contains("eta_seconds") && p["eta_seconds"].is_number()) {
+      line += ", about " + FormatDuration(1000.0 * p["eta_seconds"].get<double>()) + " left";
+    }
+    std::string copying;
+    for (const auto& t : p.value("tables", nlohmann::json::array())) {
+      if (t.value("state", "") != "copying") continue;
+      copying += (copying.empty() ? "" : ", ") + t.value("table", "");
+    }
+    if (!copying.empty()) line += ", copying " + copying;
+    if (!p.value("table", "").empty()) {
+      line += ", table " + p.value("table", "") + " (" + std::to_string(p.value("tables_done", 0) + 1) + " of " +
+              std::to_string(p.value("tables_total", 0)) + ")";
+    }
+  }
+  return line;
+}
+
+void PrintSteps(const nlohmann::json& j) {
+  if (!j.contains("progress")) return;
+  for (const auto& [step, p] : j["progress"].items()) {
+    std::printf("%-11s %s\n", step.c_str(), StepLine(p).c_str());
+  }
+}
+
 // Reads both databases once. An error reaching either is the Status.
 Result<StatusReport> Collect(const std::string& source, const std::string& target) {
   auto pg = PgConn::Connect(target);
@@ -121,6 +200,8 @@ Result<StatusReport> Collect(const std::string& source, const std::string& targe
       }
       j["tables"] = t;
     }
+    nlohmann::json steps = ReadSteps(*pg);
+    if (!steps.empty()) j["progress"] = std::move(steps);
     auto verify = cutover::ReadVerifyProgress(*pg);
     if (verify.ok() && verify->present) j["verify"] = cutover::VerifyProgressJson(*verify);
     if (capture.ok()) {
@@ -212,6 +293,7 @@ void PrintPlain(const StatusReport& r) {
                   t["state"].get<std::string>().c_str(), static_cast<long long>(t["rows_copied"].get<int64_t>()));
     }
   }
+  PrintSteps(j);
   if (j.contains("verify")) {
     for (const auto& t : j["verify"]["tables"]) {
       std::printf("verify      %-30s pass %lld", t["table"].get<std::string>().c_str(),
@@ -235,21 +317,6 @@ void PrintPlain(const StatusReport& r) {
                   mm["found_at"].get<std::string>().c_str());
     }
   }
-}
-
-// "35 ms", "4.2 s", "3 min", "2.5 h".
-std::string FormatDuration(double ms) {
-  char buf[32];
-  if (ms < 1000) {
-    std::snprintf(buf, sizeof(buf), "%.0f ms", ms);
-  } else if (ms < 60000) {
-    std::snprintf(buf, sizeof(buf), "%.1f s", ms / 1000);
-  } else if (ms < 3600000) {
-    std::snprintf(buf, sizeof(buf), "%.0f min", ms / 60000);
-  } else {
-    std::snprintf(buf, sizeof(buf), "%.1f h", ms / 3600000);
-  }
-  return buf;
 }
 
 std::string NowUtc() {
@@ -313,6 +380,7 @@ void PrintCompact(const StatusReport& r, const std::string& refresh) {
     std::printf("verify      %zu table(s); %s\n", v.value("tables", nlohmann::json::array()).size(),
                 open == 0 ? "no open mismatch" : (std::to_string(open) + " OPEN MISMATCH(ES)").c_str());
   }
+  PrintSteps(j);
   const std::string last_error = figures.value("last_error", "");
   if (!last_error.empty()) {
     std::printf("last error  %s (%s)\n", last_error.c_str(), figures.value("last_error_at", "").c_str());
