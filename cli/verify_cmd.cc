@@ -42,7 +42,8 @@ int RunVerify(const std::vector<std::string>& argv) {
 
   auto target = ConnectTarget(*args);
   if (!target.ok()) return Fail(target.status());
-  // The target is only read (but for this step's progress in slipway.step_progress). With tables slipway created, the plan's DDL is
+  // The target is only read (but for this step's progress, written to
+  // slipway.step_progress). With tables slipway created, the plan's DDL is
   // not re-validated against it (its CREATE TABLEs would collide with the
   // loaded tables); with the app's own tables, their types are the mapping.
   const bool existing = selection->target_schema == schema::TargetSchemaMode::kExisting;

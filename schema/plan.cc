@@ -76,6 +76,14 @@ std::optional<Result<std::map<int, Finding>>> RowidKeyViolations(Db& db, const S
     if (p == nullptr) return std::nullopt;
     parents.push_back(p);
   }
+  // One read transaction for the referenced rowids and the table's rows, as
+  // the pragma reads both in one statement. Ended after every statement
+  // below is finalized (declared before them).
+  if (!db.Exec("BEGIN").ok()) return std::nullopt;
+  struct EndRead {
+    Db& db;
+    ~EndRead() { (void)db.Exec("COMMIT"); }
+  } end_read{db};
   std::map<std::string, RowidSet> sets;  // by parent table
   for (const Table* p : parents) {
     if (sets.count(p->name) > 0) continue;
@@ -99,8 +107,9 @@ std::optional<Result<std::map<int, Finding>>> RowidKeyViolations(Db& db, const S
         if (!row.ok()) return Result<std::map<int, Finding>>(row.status());
         if (!*row) break;
         const int64_t v = st->Int(0);
-        // Rows added since min/max were read fall outside: not seen as keys.
-        if (v >= set.lo && v - set.lo < static_cast<int64_t>(set.bits.size())) set.bits[static_cast<size_t>(v - set.lo)] = true;
+        if (v >= set.lo && v - set.lo < static_cast<int64_t>(set.bits.size())) {
+          set.bits[static_cast<size_t>(v - set.lo)] = true;
+        }
       }
     }
     sets.emplace(p->name, std::move(set));
@@ -407,7 +416,8 @@ Result<Plan> BuildPlan(Db& db, const SourceSchema& schema, const MapOptions& opt
           "blobopen) to its TEXT/BLOB columns: the stream does not carry them; the cutover compares this table "
           "after the move and reports any such write PostgreSQL lacks (the app should also UPDATE the row)"));
     }
-    auto violations = scan != nullptr && scan->violations ? std::move(*scan->violations) : ForeignKeyViolations(db, schema, t);
+    auto violations =
+        scan != nullptr && scan->violations ? std::move(*scan->violations) : ForeignKeyViolations(db, schema, t);
     if (!violations.ok()) return violations.status().Annotate("table " + t.name);
     for (const auto& [fkid, f] : *violations) {
       for (const auto& fk : t.foreign_keys) {
