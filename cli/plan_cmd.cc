@@ -17,6 +17,7 @@ int RunPlan(const std::vector<std::string>& argv) {
   specs.push_back({"json", false, "print the plan as one JSON document"});
   specs.push_back({"out", true, "save the plan (mapping decisions + schema fingerprint) for later commands", "FILE"});
   specs.push_back({"ddl", false, "print only the DDL"});
+  specs.push_back({"jobs", true, "tables read in parallel for the type audit (default: number of cores)", "N"});
   specs.push_back({"help", false, "show this help"});
   auto args = Args::Parse(argv, specs);
   if (!args.ok()) return Fail(args.status());

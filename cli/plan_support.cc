@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "cli/target_option.h"
 #include "common/log.h"
 #include "schema/introspect.h"
@@ -74,7 +76,12 @@ Status ResolvePlan(const Args& args, LoadedPlan* lp, PgConn* target, bool verbos
   auto progress = [&](const schema::TableAudit& a) {
     if (verbose) log->info("audited table={} rows={} seconds={:.2f}", a.table, a.rows, a.seconds);
   };
-  ASSIGN_OR_RETURN(lp->plan, schema::BuildPlan(lp->source, lp->schema, options, mapping ? &*mapping : nullptr, progress));
+  // The tables are read in parallel: --jobs where the command has it, else
+  // one per core.
+  const int cores = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  ASSIGN_OR_RETURN(int jobs, args.GetInt("jobs", cores));
+  ASSIGN_OR_RETURN(lp->plan, schema::BuildPlan(lp->source, lp->schema, options, mapping ? &*mapping : nullptr, progress,
+                                               std::max(1, jobs)));
   if (target != nullptr) RETURN_IF_ERROR(CheckPlanAgainstTarget(*target, &lp->plan));
   return Status::Ok();
 }

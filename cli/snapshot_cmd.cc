@@ -19,7 +19,7 @@ namespace slipway::cli {
 
 int RunSnapshot(const std::vector<std::string>& argv) {
   auto specs = PlanOptionSpecs();
-  specs.push_back({"jobs", true, "tables copied in parallel (default: number of cores)", "N"});
+  specs.push_back({"jobs", true, "workers that audit (without --plan) and copy tables in parallel (default: number of cores)", "N"});
   specs.push_back({"chunk-rows", true, "rows per chunk, each its own short read transaction (default 100000)", "N"});
   specs.push_back({"set-wal", false, "switch a database that is not in WAL mode to WAL"});
   specs.push_back({"capture", true,

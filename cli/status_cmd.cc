@@ -24,6 +24,57 @@ namespace slipway::cli {
 
 namespace {
 
+// "35 ms", "4.2 s", "3 min", "2.5 h".
+std::string FormatDuration(double ms) {
+  char buf[32];
+  if (ms < 1000) {
+    std::snprintf(buf, sizeof(buf), "%.0f ms", ms);
+  } else if (ms < 60000) {
+    std::snprintf(buf, sizeof(buf), "%.1f s", ms / 1000);
+  } else if (ms < 3600000) {
+    std::snprintf(buf, sizeof(buf), "%.0f min", ms / 60000);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.1f h", ms / 3600000);
+  }
+  return buf;
+}
+
+// One line for a step: "running, 540,000 of 1,000,000 rows (54%), 250,000
+// rows/s, about 2.0 s left, copying results".
+std::string StepLine(const nlohmann::json& p) {
+  const int64_t done = p.value("rows_done", int64_t{0});
+  const int64_t total = p.value("rows_total", int64_t{0});
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%s, %s of %s rows (%.0f%%), %s rows/s", p.value("state", "").c_str(),
+                FormatCount(done).c_str(), FormatCount(total).c_str(),
+                total > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0,
+                FormatCountRounded(p.value("rate", 0.0)).c_str());
+  std::string line = buf;
+  if (p.value("state", "") == "running") {
+    if (p.contains("eta_seconds") && p["eta_seconds"].is_number()) {
+      line += ", about " + FormatDuration(1000.0 * p["eta_seconds"].get<double>()) + " left";
+    }
+    std::string copying;
+    for (const auto& t : p.value("tables", nlohmann::json::array())) {
+      if (t.value("state", "") != "copying") continue;
+      copying += (copying.empty() ? "" : ", ") + t.value("table", "");
+    }
+    if (!copying.empty()) line += ", copying " + copying;
+    if (!p.value("table", "").empty()) {
+      line += ", table " + p.value("table", "") + " (" + std::to_string(p.value("tables_done", 0) + 1) + " of " +
+              std::to_string(p.value("tables_total", 0)) + ")";
+    }
+  }
+  return line;
+}
+
+void PrintSteps(const nlohmann::json& j) {
+  if (!j.contains("progress")) return;
+  for (const auto& [step, p] : j["progress"].items()) {
+    std::printf("%-11s %s\n", step.c_str(), StepLine(p).c_str());
+  }
+}
+
 // The full report, plain text: what `status` prints when not on a terminal.
 void PrintPlain(const StatusReport& r) {
   const nlohmann::json& j = r.json;
@@ -78,6 +129,7 @@ void PrintPlain(const StatusReport& r) {
                   t["state"].get<std::string>().c_str(), FormatCount(t["rows_copied"].get<int64_t>()).c_str());
     }
   }
+  PrintSteps(j);
   if (j.contains("verify")) {
     for (const auto& t : j["verify"]["tables"]) {
       std::printf("verify      %-30s pass %lld", t["table"].get<std::string>().c_str(),
@@ -101,21 +153,6 @@ void PrintPlain(const StatusReport& r) {
                   mm["found_at"].get<std::string>().c_str());
     }
   }
-}
-
-// "35 ms", "4.2 s", "3 min", "2.5 h".
-std::string FormatDuration(double ms) {
-  char buf[32];
-  if (ms < 1000) {
-    std::snprintf(buf, sizeof(buf), "%.0f ms", ms);
-  } else if (ms < 60000) {
-    std::snprintf(buf, sizeof(buf), "%.1f s", ms / 1000);
-  } else if (ms < 3600000) {
-    std::snprintf(buf, sizeof(buf), "%.0f min", ms / 60000);
-  } else {
-    std::snprintf(buf, sizeof(buf), "%.1f h", ms / 3600000);
-  }
-  return buf;
 }
 
 std::string NowUtc() {
@@ -179,6 +216,7 @@ void PrintCompact(const StatusReport& r, const std::string& refresh) {
     std::printf("verify      %zu table(s); %s\n", v.value("tables", nlohmann::json::array()).size(),
                 open == 0 ? "no open mismatch" : (std::to_string(open) + " OPEN MISMATCH(ES)").c_str());
   }
+  PrintSteps(j);
   const std::string last_error = figures.value("last_error", "");
   if (!last_error.empty()) {
     std::printf("last error  %s (%s)\n", last_error.c_str(), figures.value("last_error_at", "").c_str());

@@ -14,6 +14,38 @@
 
 namespace slipway::cli {
 
+namespace {
+
+// Long steps as their commands last wrote them (replicator/step_progress.h),
+// by step: state ('running', 'done', 'failed', or 'stopped' when the command
+// went away without saying), who runs it, and its figures.
+nlohmann::json ReadSteps(PgConn& pg) {
+  nlohmann::json out = nlohmann::json::object();
+  auto exists = pg.Exec("SELECT to_regclass('slipway.step_progress') IS NOT NULL");
+  if (!exists.ok() || exists->Get(0, 0) != "t") return out;
+  auto r = pg.Exec(
+      "SELECT step, host, pid, started_at, updated_at, outcome, extract(epoch from now() - updated_at), figures::text "
+      "FROM slipway.step_progress ORDER BY started_at");
+  if (!r.ok()) return out;
+  for (int i = 0; i < r->Rows(); ++i) {
+    nlohmann::json step = nlohmann::json::parse(r->Str(i, 7), nullptr, false);
+    if (!step.is_object()) step = nlohmann::json::object();
+    const double age = r->IsNull(i, 6) ? 0 : std::stod(r->Str(i, 6));
+    // Written about once a second while it runs.
+    const bool alive = age < 5.0;
+    step["state"] = !r->IsNull(i, 5) ? r->Str(i, 5) : (alive ? "running" : "stopped");
+    step["host"] = r->Opt(i, 1).value_or("");
+    step["pid"] = r->IsNull(i, 2) ? 0 : std::stoll(r->Str(i, 2));
+    step["started_at"] = r->Str(i, 3);
+    step["updated_at"] = r->Str(i, 4);
+    step["age_seconds"] = age;
+    out[r->Str(i, 0)] = std::move(step);
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<StatusReport> CollectStatus(const std::string& source, const std::string& target) {
   auto pg = PgConn::Connect(target);
   if (!pg.ok()) return pg.status();
@@ -104,6 +136,8 @@ Result<StatusReport> CollectStatus(const std::string& source, const std::string&
       }
       j["tables"] = t;
     }
+    nlohmann::json steps = ReadSteps(*pg);
+    if (!steps.empty()) j["progress"] = std::move(steps);
     auto verify = cutover::ReadVerifyProgress(*pg);
     if (verify.ok() && verify->present) j["verify"] = cutover::VerifyProgressJson(*verify);
     if (capture.ok()) {

@@ -17,6 +17,7 @@
 #include "cutover/verifier.h"
 #include "cutover/verify_report.h"
 #include "replicator/source_history.h"
+#include "replicator/step_progress.h"
 
 namespace slipway::cli {
 
@@ -41,7 +42,8 @@ int RunVerify(const std::vector<std::string>& argv) {
 
   auto target = ConnectTarget(*args);
   if (!target.ok()) return Fail(target.status());
-  // The target is only read. With tables slipway created, the plan's DDL is
+  // The target is only read (but for this step's progress, written to
+  // slipway.step_progress). With tables slipway created, the plan's DDL is
   // not re-validated against it (its CREATE TABLEs would collide with the
   // loaded tables); with the app's own tables, their types are the mapping.
   const bool existing = selection->target_schema == schema::TargetSchemaMode::kExisting;
@@ -70,9 +72,14 @@ int RunVerify(const std::vector<std::string>& argv) {
     ++selected;
   }
   cutover::VerifyRunProgress progress(planned, selected);
+  // Written only where slipway's state is (a target it loaded).
+  replicator::StepProgressWriter published(*args->Get("target"), "verify", [&progress] { return progress.Figures(); });
+  auto state = target->Exec("SELECT to_regclass('slipway.step_progress') IS NOT NULL");
+  if (state.ok() && state->Get(0, 0) == "t") published.Start();
   for (const auto& t : plan.tables) {
     // A saved plan holds every table it was made for; --tables narrows it.
     if (!schema::Selected(t.source, *selection)) continue;
+    progress.Starting(t.source);
     auto r = verifier.VerifyTable(t);
     if (!r.ok()) return Fail(r.status());
     if (verbose) {
@@ -82,6 +89,7 @@ int RunVerify(const std::vector<std::string>& argv) {
     log->info("{}", progress.Done(*r));
     reports.push_back(std::move(*r));
   }
+  published.Stop(true);
   if (args->Has("json")) {
     std::printf("%s\n", cutover::VerifyToJson(reports).dump(2).c_str());
   } else {

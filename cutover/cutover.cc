@@ -29,6 +29,7 @@
 #include "replicator/pg_state.h"
 #include "replicator/session.h"
 #include "replicator/source_history.h"
+#include "replicator/step_progress.h"
 
 namespace slipway::cutover {
 namespace {
@@ -463,9 +464,14 @@ Status VerifyBeforeFreeze(const MoveContext& c, const schema::Plan& plan, Verify
     ++tables;
   }
   VerifyRunProgress progress(planned, tables);
-  auto log = Logger(c.o.direction == Direction::kForward ? "cutover" : "rollback");
+  const char* move = c.o.direction == Direction::kForward ? "cutover" : "rollback";
+  auto log = Logger(move);
+  replicator::StepProgressWriter published(c.o.target_uri, std::string(move) + " verify",
+                                           [&progress] { return progress.Figures(); });
+  published.Start();
   for (const auto& tm : plan.tables) {
     if (c.tids.count(tm.source) == 0) continue;
+    progress.Starting(tm.source);
     ASSIGN_OR_RETURN(TableReport r, v.VerifyTable(tm));
     if (!r.Equal()) {
       std::string first = r.keys.empty() ? "" : " (e.g. " + r.keys[0].key + ")";
@@ -475,6 +481,7 @@ Status VerifyBeforeFreeze(const MoveContext& c, const schema::Plan& plan, Verify
     }
     log->info("full verify before the freeze: {}", progress.Done(r));
   }
+  published.Stop(true);
   const double s = std::chrono::duration<double>(Clock::now() - t0).count();
   char took[64];
   std::snprintf(took, sizeof took, "%.2f s", s);

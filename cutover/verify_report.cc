@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "common/count_format.h"
+#include "replicator/step_progress.h"
 
 namespace slipway::cutover {
 namespace {
@@ -135,7 +136,23 @@ nlohmann::json VerifyToJson(const std::vector<TableReport>& reports) {
   return {{"equal", AllEqual(reports)}, {"tables", tables}};
 }
 
+void VerifyRunProgress::Starting(const std::string& table) {
+  std::lock_guard<std::mutex> lock(mu_);
+  current_ = table;
+}
+
+nlohmann::json VerifyRunProgress::Figures() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  nlohmann::json j = replicator::RowFigures(done_rows_, planned_, done_rows_, seconds_);
+  j["table"] = current_;
+  j["tables_done"] = done_tables_;
+  j["tables_total"] = std::max(tables_, done_tables_);
+  return j;
+}
+
 std::string VerifyRunProgress::Done(const TableReport& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  current_.clear();
   ++done_tables_;
   done_rows_ += std::max(r.source_rows, r.target_rows);
   seconds_ += r.seconds;

@@ -6,6 +6,7 @@
 // first read's figures are under "first_read".
 // Thread-safety: pure functions.
 
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -24,17 +25,25 @@ std::string RenderVerifyText(const std::vector<TableReport>& reports);
 // done of those the plan counted, the rate so far and the time left at it.
 // "table results (2/4): 760000 rows in 3.2 s; 990000 of 1000000 rows done,
 // 240000 rows/s, about 0 s left"
+// Thread-safety: Figures() may run on another thread than the rest.
 class VerifyRunProgress {
  public:
   VerifyRunProgress(int64_t planned_rows, size_t tables) : planned_(planned_rows), tables_(tables) {}
+  // The table being verified now (shown by Figures()).
+  void Starting(const std::string& table);
   std::string Done(const TableReport& r);
+  // rows_done, rows_total, rate, eta_seconds (replicator::RowFigures), the
+  // table under way and the tables done, as slipway.step_progress holds them.
+  nlohmann::json Figures() const;
 
  private:
+  mutable std::mutex mu_;
   int64_t planned_;
   size_t tables_;
   size_t done_tables_ = 0;
   int64_t done_rows_ = 0;
   double seconds_ = 0;
+  std::string current_;
 };
 nlohmann::json VerifyToJson(const std::vector<TableReport>& reports);
 

@@ -119,3 +119,16 @@ CREATE TABLE IF NOT EXISTS slipway.verify_mismatch (
   checked_at   timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (source_table, key)
 );
+-- What a running long step (the snapshot, a verify, the full verify before a
+-- cutover's or rollback's freeze) has done: rows done of the total, the rate
+-- and the time left, overall and per table, written by the command running
+-- it about once a second (replicator/step_progress.h), for `slipway status`.
+CREATE TABLE IF NOT EXISTS slipway.step_progress (
+  step        text PRIMARY KEY,         -- 'snapshot', 'verify', 'cutover verify', 'rollback verify'
+  host        text,
+  pid         integer,
+  started_at  timestamptz NOT NULL DEFAULT now(),
+  updated_at  timestamptz NOT NULL DEFAULT now(),
+  outcome     text,                     -- NULL while it runs, then 'done' or 'failed'
+  figures     jsonb NOT NULL            -- rows_done, rows_total, rate, eta_seconds[, tables]
+);

@@ -8,6 +8,7 @@
 
 #include "common/count_format.h"
 #include "common/log.h"
+#include "replicator/step_progress.h"
 
 namespace slipway::replicator {
 namespace {
@@ -36,6 +37,7 @@ TableProgress* Progress::Register(const std::string& name, int64_t total_rows) {
 
 void Progress::Start() {
   start_ = std::chrono::steady_clock::now();
+  for (const auto& t : tables_) rows_at_start_ += t->rows.load();
   if (mode_ == ProgressMode::kQuiet) return;
   thread_ = std::thread([this] { Loop(); });
 }
@@ -56,6 +58,29 @@ void Progress::Event(const std::string& json_line) {
   std::lock_guard<std::mutex> lock(mu_);
   std::fprintf(stdout, "%s\n", json_line.c_str());
   std::fflush(stdout);
+}
+
+nlohmann::json Progress::Figures() const {
+  const auto now = std::chrono::steady_clock::now();
+  int64_t rows = 0, total = 0;
+  nlohmann::json tables = nlohmann::json::array();
+  for (const auto& t : tables_) {
+    const int state = t->state.load();
+    const int64_t done = t->rows.load();
+    rows += done;
+    total += std::max(t->total_rows, done);
+    // A table's rate is that of its copy while it runs; once its rows are
+    // in, nothing is left and no rate is shown.
+    const double secs = state == 1 ? Seconds(now - t->started) : 0;
+    nlohmann::json f = RowFigures(done, state >= 2 ? done : t->total_rows, state == 1 ? done : 0, secs);
+    f["table"] = t->name;
+    f["state"] = StateName(state);
+    tables.push_back(std::move(f));
+  }
+  nlohmann::json j = RowFigures(rows, total, rows - rows_at_start_, Seconds(now - start_));
+  j["elapsed_seconds"] = Seconds(now - start_);
+  j["tables"] = std::move(tables);
+  return j;
 }
 
 void Progress::Loop() {

@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace slipway::replicator {
 
 struct TableProgress {
@@ -36,6 +38,10 @@ class Progress {
   void Start();  // starts the reporter thread
   void Stop();   // final report, joins
   void Event(const std::string& json_line);  // JSON mode: printed as is
+  // Overall and per table: rows done of the total, rate and time left (see
+  // RowFigures in replicator/step_progress.h), each table with its state.
+  // Safe to call while the workers run; REQUIRES: Start() called.
+  nlohmann::json Figures() const;
 
  private:
   void Loop();
@@ -43,6 +49,7 @@ class Progress {
   ProgressMode mode_;
   std::vector<std::unique_ptr<TableProgress>> tables_;
   std::chrono::steady_clock::time_point start_;
+  int64_t rows_at_start_ = 0;  // copied by an earlier run
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;

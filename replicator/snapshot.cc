@@ -15,6 +15,7 @@
 #include "replicator/pg_state.h"
 #include "replicator/session.h"
 #include "replicator/source_history.h"
+#include "replicator/step_progress.h"
 #include "replicator/scheduler.h"
 #include "replicator/table_copy.h"
 
@@ -182,6 +183,10 @@ Result<SnapshotResult> RunSnapshot(const SnapshotOptions& o, const schema::Sourc
   }
   result.tables_skipped = sched.tables_done_before();
   progress.Start();
+  // Until the foreign keys are in: on an early return the writer's
+  // destructor records the step as failed.
+  StepProgressWriter published(o.target_uri, "snapshot", [&progress] { return progress.Figures(); });
+  published.Start();
   Status s = sched.Run();
   progress.Stop();
   RETURN_IF_ERROR(s);
@@ -193,6 +198,7 @@ Result<SnapshotResult> RunSnapshot(const SnapshotOptions& o, const schema::Sourc
   RETURN_IF_ERROR(sched.RunForeignKeys(pg));
   for (const auto& w : sched.warnings()) log->warn("{}", w);
   result.warnings = sched.warnings();
+  published.Stop(true);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }

@@ -1,6 +1,10 @@
 #include "schema/plan.h"
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 #include "schema/defaults.h"
 #include "schema/fts.h"
@@ -19,11 +23,126 @@ Note TableNote(Severity sev, const std::string& table, std::string msg) {
 
 bool IsSlipwayTable(const std::string& name) { return name.rfind("_slipway", 0) == 0; }
 
+bool SameNameNoCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+// The referenced table when `fk` is one column referring to that table's
+// INTEGER PRIMARY KEY (its rowid), else nullptr.
+const Table* RowidParent(const SourceSchema& schema, const ForeignKey& fk) {
+  if (fk.columns.size() != 1 || fk.ref_columns.size() > 1) return nullptr;
+  for (const auto& p : schema.tables) {
+    if (p.kind != TableKind::kTable || !SameNameNoCase(p.name, fk.ref_table)) continue;
+    if (p.without_rowid || p.rowid_alias.empty()) return nullptr;
+    if (!fk.ref_columns.empty() && !SameNameNoCase(fk.ref_columns[0], p.rowid_alias)) return nullptr;
+    return &p;
+  }
+  return nullptr;
+}
+
+// The rowids of a table as a bitmap over [lo, lo + bits.size()).
+struct RowidSet {
+  int64_t lo = 0;
+  std::vector<bool> bits;
+  bool Has(int64_t v) const {
+    return v >= lo && static_cast<uint64_t>(v - lo) < bits.size() && bits[static_cast<size_t>(v - lo)];
+  }
+};
+
+// Largest rowid range held as a bitmap (32 MB).
+constexpr int64_t kMaxRowidBitmap = int64_t{1} << 28;
+
+// ForeignKeyViolations() without a lookup per row, for tables whose every
+// foreign key is one column referring to a rowid: the referenced rowids in a
+// bitmap, then one scan of the table's key columns. The same rows as
+// pragma_foreign_key_check, which matches a child value against a rowid
+// after applying INTEGER affinity: NULL never breaks a key and an integer
+// breaks it when no such rowid exists; any other value (text, real, blob),
+// a rowid range too wide for the bitmap, or a table whose rowid is
+// shadowed by a column gives nullopt, and the pragma decides.
+std::optional<Result<std::map<int, Finding>>> RowidKeyViolations(Db& db, const SourceSchema& schema, const Table& t) {
+  if (t.without_rowid) return std::nullopt;
+  for (const auto& c : t.columns) {
+    if (SameNameNoCase(c.name, "rowid")) return std::nullopt;
+  }
+  std::vector<const Table*> parents;
+  for (const auto& fk : t.foreign_keys) {
+    const Table* p = RowidParent(schema, fk);
+    if (p == nullptr) return std::nullopt;
+    parents.push_back(p);
+  }
+  // One read transaction for the referenced rowids and the table's rows, as
+  // the pragma reads both in one statement. Ended after every statement
+  // below is finalized (declared before them).
+  if (!db.Exec("BEGIN").ok()) return std::nullopt;
+  struct EndRead {
+    Db& db;
+    ~EndRead() { (void)db.Exec("COMMIT"); }
+  } end_read{db};
+  std::map<std::string, RowidSet> sets;  // by parent table
+  for (const Table* p : parents) {
+    if (sets.count(p->name) > 0) continue;
+    // The INTEGER PRIMARY KEY is the rowid (a column named "rowid" would
+    // shadow that name).
+    const std::string key = QuoteSqliteIdent(p->rowid_alias);
+    const std::string from = " FROM " + QuoteSqliteIdent(p->name);
+    auto lo = db.QueryInt("SELECT min(" + key + ")" + from);
+    auto hi = db.QueryInt("SELECT max(" + key + ")" + from);
+    if (!lo.ok()) return Result<std::map<int, Finding>>(lo.status());
+    if (!hi.ok()) return Result<std::map<int, Finding>>(hi.status());
+    RowidSet set;
+    if (lo->has_value() && hi->has_value()) {
+      if (**hi - **lo >= kMaxRowidBitmap) return std::nullopt;
+      set.lo = **lo;
+      set.bits.assign(static_cast<size_t>(**hi - **lo + 1), false);
+      auto st = db.Prepare("SELECT " + key + from);
+      if (!st.ok()) return Result<std::map<int, Finding>>(st.status());
+      while (true) {
+        auto row = st->Step();
+        if (!row.ok()) return Result<std::map<int, Finding>>(row.status());
+        if (!*row) break;
+        const int64_t v = st->Int(0);
+        if (v >= set.lo && v - set.lo < static_cast<int64_t>(set.bits.size())) {
+          set.bits[static_cast<size_t>(v - set.lo)] = true;
+        }
+      }
+    }
+    sets.emplace(p->name, std::move(set));
+  }
+  std::string sql = "SELECT rowid";
+  for (const auto& fk : t.foreign_keys) sql += ", " + QuoteSqliteIdent(fk.columns[0]);
+  auto st = db.Prepare(sql + " FROM " + QuoteSqliteIdent(t.name));
+  if (!st.ok()) return Result<std::map<int, Finding>>(st.status());
+  std::vector<const RowidSet*> by_key;
+  for (const Table* p : parents) by_key.push_back(&sets.at(p->name));
+  std::map<int, Finding> out;
+  while (true) {
+    auto row = st->Step();
+    if (!row.ok()) return Result<std::map<int, Finding>>(row.status());
+    if (!*row) break;
+    for (size_t k = 0; k < t.foreign_keys.size(); ++k) {
+      const int col = static_cast<int>(k) + 1;
+      const int type = st->Type(col);
+      if (type == SQLITE_NULL) continue;
+      if (type != SQLITE_INTEGER) return std::nullopt;
+      if (by_key[k]->Has(st->Int(col))) continue;
+      out[t.foreign_keys[k].id].Add("rowid=" + std::to_string(st->Int(0)), "");
+    }
+  }
+  return Result<std::map<int, Finding>>(std::move(out));
+}
+
 // Rows that break a foreign key (SQLite does not enforce them unless the app
 // turned them on): counted per table and constraint, with example rowids.
-Result<std::map<int, Finding>> ForeignKeyViolations(Db& db, const Table& t) {
+Result<std::map<int, Finding>> ForeignKeyViolations(Db& db, const SourceSchema& schema, const Table& t) {
   std::map<int, Finding> out;
   if (t.foreign_keys.empty()) return out;
+  if (auto quick = RowidKeyViolations(db, schema, t)) return std::move(*quick);
   ASSIGN_OR_RETURN(Stmt st, db.Prepare("SELECT rowid, fkid FROM pragma_foreign_key_check(?)"));
   st.Bind(1, std::string_view(t.name));
   while (true) {
@@ -33,6 +152,69 @@ Result<std::map<int, Finding>> ForeignKeyViolations(Db& db, const Table& t) {
     std::string key = st.IsNull(0) ? "(no rowid)" : "rowid=" + std::to_string(st.Int(0));
     out[static_cast<int>(st.Int(1))].Add(key, "");
   }
+  return out;
+}
+
+// What BuildPlan reads from the data of one table: its audit and the rows
+// that break its foreign keys.
+struct TableScan {
+  std::optional<Result<TableAudit>> audit;
+  std::optional<Result<std::map<int, Finding>>> violations;
+};
+
+// Reads the audit and the foreign-key check of every table on `jobs`
+// threads, each with a read-only connection of its own, the largest reads
+// first. Each read is its own read transaction, as when BuildPlan reads the
+// tables one after the other, so the figures are the same.
+std::vector<TableScan> ScanTables(const std::string& path, const SourceSchema& schema,
+                                  const std::vector<const Table*>& tables, int jobs) {
+  std::vector<TableScan> out(tables.size());
+  struct Task {
+    size_t table;
+    bool audit;  // else the foreign-key check
+    double weight;
+  };
+  std::vector<Task> tasks;
+  {
+    auto db = Db::Open(path, Db::Mode::kReadOnly);
+    for (size_t i = 0; i < tables.size(); ++i) {
+      // The largest rowid is a cheap size estimate (one B-tree descent); a
+      // table without rowid counts as large.
+      double weight = 1e18;
+      if (db.ok() && !tables[i]->without_rowid) {
+        auto n = db->QueryInt("SELECT max(rowid) FROM " + QuoteSqliteIdent(tables[i]->name));
+        if (n.ok()) weight = static_cast<double>(n->value_or(0));
+      }
+      tasks.push_back({i, true, weight});
+      if (!tables[i]->foreign_keys.empty()) {
+        tasks.push_back({i, false, weight * static_cast<double>(tables[i]->foreign_keys.size())});
+      }
+    }
+  }
+  std::stable_sort(tasks.begin(), tasks.end(), [](const Task& a, const Task& b) { return a.weight > b.weight; });
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  auto work = [&]() {
+    auto db = Db::Open(path, Db::Mode::kReadOnly);
+    for (size_t k = next++; k < tasks.size(); k = next++) {
+      const Task& t = tasks[k];
+      const Table& table = *tables[t.table];
+      if (t.audit) {
+        Result<TableAudit> r = db.ok() ? AuditTable(*db, table) : Result<TableAudit>(db.status());
+        std::lock_guard<std::mutex> lock(mu);
+        out[t.table].audit.emplace(std::move(r));
+      } else {
+        Result<std::map<int, Finding>> r =
+            db.ok() ? ForeignKeyViolations(*db, schema, table) : Result<std::map<int, Finding>>(db.status());
+        std::lock_guard<std::mutex> lock(mu);
+        out[t.table].violations.emplace(std::move(r));
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  const size_t n = std::min(tasks.size(), static_cast<size_t>(std::max(1, jobs)));
+  for (size_t i = 0; i < n; ++i) threads.emplace_back(work);
+  for (auto& th : threads) th.join();
   return out;
 }
 
@@ -52,7 +234,7 @@ const TableMapping* Plan::FindTable(const std::string& source_name) const {
 }
 
 Result<Plan> BuildPlan(Db& db, const SourceSchema& schema, const MapOptions& options, const MappingFile* overrides,
-                       const AuditProgress& progress) {
+                       const AuditProgress& progress, int jobs) {
   Plan plan;
   plan.source_path = schema.path;
   plan.fingerprint = schema.Fingerprint();
@@ -74,6 +256,26 @@ Result<Plan> BuildPlan(Db& db, const SourceSchema& schema, const MapOptions& opt
                                                                      " not migrated: its logic must be re-created in PostgreSQL"));
   }
 
+  // The tables whose data is read, in schema order; with several jobs their
+  // reads run ahead on connections of their own.
+  auto override_of = [overrides](const std::string& name) -> const TableOverride* {
+    if (overrides == nullptr) return nullptr;
+    auto it = overrides->tables.find(name);
+    return it != overrides->tables.end() ? &it->second : nullptr;
+  };
+  std::vector<const Table*> scanned;
+  for (const auto& t : schema.tables) {
+    if (IsSlipwayTable(t.name) || t.kind != TableKind::kTable || !Selected(t.name, options)) continue;
+    const TableOverride* to = override_of(t.name);
+    if (to != nullptr && to->skip) continue;
+    scanned.push_back(&t);
+  }
+  std::map<const Table*, TableScan> ahead;
+  if (jobs > 1 && !scanned.empty()) {
+    std::vector<TableScan> scans = ScanTables(db.path(), schema, scanned, jobs);
+    for (size_t i = 0; i < scanned.size(); ++i) ahead[scanned[i]] = std::move(scans[i]);
+  }
+
   for (const auto& t : schema.tables) {
     if (IsSlipwayTable(t.name)) continue;
     if (t.kind == TableKind::kInternal) continue;
@@ -87,17 +289,15 @@ Result<Plan> BuildPlan(Db& db, const SourceSchema& schema, const MapOptions& opt
       plan.notes.push_back(TableNote(Severity::kInfo, t.name, "shadow table of virtual table " + t.shadow_of + ": not migrated"));
       continue;
     }
-    const TableOverride* to = nullptr;
-    if (overrides != nullptr) {
-      auto it = overrides->tables.find(t.name);
-      if (it != overrides->tables.end()) to = &it->second;
-    }
+    const TableOverride* to = override_of(t.name);
     if (to != nullptr && to->skip) {
       plan.notes.push_back(TableNote(Severity::kInfo, t.name, "skipped by the mapping file"));
       continue;
     }
 
-    ASSIGN_OR_RETURN(TableAudit audit, AuditTable(db, t));
+    auto read_ahead = ahead.find(&t);
+    TableScan* scan = read_ahead != ahead.end() ? &read_ahead->second : nullptr;
+    ASSIGN_OR_RETURN(TableAudit audit, scan != nullptr && scan->audit ? std::move(*scan->audit) : AuditTable(db, t));
     if (progress) progress(audit);
 
     TableMapping tm;
@@ -216,7 +416,8 @@ Result<Plan> BuildPlan(Db& db, const SourceSchema& schema, const MapOptions& opt
           "blobopen) to its TEXT/BLOB columns: the stream does not carry them; the cutover compares this table "
           "after the move and reports any such write PostgreSQL lacks (the app should also UPDATE the row)"));
     }
-    auto violations = ForeignKeyViolations(db, t);
+    auto violations =
+        scan != nullptr && scan->violations ? std::move(*scan->violations) : ForeignKeyViolations(db, schema, t);
     if (!violations.ok()) return violations.status().Annotate("table " + t.name);
     for (const auto& [fkid, f] : *violations) {
       for (const auto& fk : t.foreign_keys) {

@@ -52,9 +52,11 @@ struct Plan {
 
 using AuditProgress = std::function<void(const TableAudit&)>;
 
-// REQUIRES: `schema` is Introspect(db).
+// REQUIRES: `schema` is Introspect(db). With `jobs` > 1 the tables' data
+// (audit, foreign-key check) is read on that many threads, each with a
+// read-only connection of its own to db.path(); the plan is the same.
 Result<Plan> BuildPlan(Db& db, const SourceSchema& schema, const MapOptions& options,
-                       const MappingFile* overrides, const AuditProgress& progress);
+                       const MappingFile* overrides, const AuditProgress& progress, int jobs = 1);
 
 // The CREATE TABLE for a mapped table (pre-data), and the post-data DDL.
 std::vector<DdlStatement> GenerateDdl(const SourceSchema& schema, const Plan& plan);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/pg.h"
+#include "common/sqlite.h"
 #include "tests/harness/sqlite_fixture.h"
 #include "tests/harness/test_env.h"
 
@@ -364,6 +365,83 @@ TEST_F(PlanTest, ConstraintsIndexesAndForeignKeysReachTheDdl) {
   EXPECT_TRUE(fk_violation) << j.plan["notes"].dump(1);
   EXPECT_TRUE(view);
   EXPECT_TRUE(trigger);
+}
+
+// The plan counts rows that break a foreign key without a lookup per row
+// where the key is one column referring to a rowid; the counts and example
+// rowids are pragma_foreign_key_check's, for every shape of key and value,
+// with one job or several.
+TEST_F(PlanTest, ForeignKeyViolationsAreThoseOfSqlitesCheck) {
+  std::string db = MakeSqlite(dir_, "fks.db", R"sql(
+    CREATE TABLE p (id INTEGER PRIMARY KEY, code TEXT UNIQUE);
+    CREATE TABLE q (a INTEGER, b TEXT, PRIMARY KEY (a, b));
+    CREATE TABLE w (k INTEGER PRIMARY KEY, v TEXT) WITHOUT ROWID;
+    CREATE TABLE ints (id INTEGER PRIMARY KEY, p1 INTEGER REFERENCES p(id), p2 INTEGER REFERENCES P);
+    CREATE TABLE texts (id INTEGER PRIMARY KEY, p1 TEXT REFERENCES p(id));
+    CREATE TABLE reals (id INTEGER PRIMARY KEY, p1 REFERENCES p);
+    CREATE TABLE other (id INTEGER PRIMARY KEY, c TEXT REFERENCES p(code), k INTEGER REFERENCES w(k),
+                        a INTEGER, b TEXT, FOREIGN KEY (a, b) REFERENCES q(a, b));
+    CREATE TABLE orphan (id INTEGER PRIMARY KEY, x INTEGER REFERENCES gone(id));
+    INSERT INTO p VALUES (1, 'a'), (2, 'b'), (5, 'c'), (1000, 'd');
+    INSERT INTO q VALUES (1, 'x');
+    INSERT INTO w VALUES (1, 'y');
+    INSERT INTO ints VALUES (1, 1, 2), (2, 3, NULL), (3, NULL, 4), (4, 5, 1000), (5, -1, 0), (6, 1001, 3),
+                            (7, 9223372036854775807, -9223372036854775808), (8, 4, 4);
+    INSERT INTO texts VALUES (1, '1'), (2, '3'), (3, 'x'), (4, NULL), (5, '5');
+    INSERT INTO reals VALUES (1, 1.0), (2, 2.5), (3, 5), (4, x'01'), (5, '2'), (6, 7);
+    INSERT INTO other VALUES (1, 'a', 1, 1, 'x'), (2, 'z', 2, 1, 'y'), (3, NULL, NULL, NULL, 'x');
+    INSERT INTO orphan VALUES (1, 1), (2, NULL);
+  )sql");
+  // What SQLite's own check finds: count and first example rowids per table and key.
+  std::map<std::string, std::pair<int64_t, std::vector<std::string>>> expected;
+  {
+    auto src = Db::Open(db, Db::Mode::kReadOnly);
+    ASSERT_TRUE(src.ok());
+    for (const char* t : {"ints", "texts", "reals", "other", "orphan"}) {
+      auto st = src->Prepare(std::string("SELECT rowid, fkid FROM pragma_foreign_key_check('") + t + "')");
+      ASSERT_TRUE(st.ok());
+      while (true) {
+        auto row = st->Step();
+        ASSERT_TRUE(row.ok());
+        if (!*row) break;
+        auto& e = expected[std::string(t) + "/" + std::to_string(st->Int(1))];
+        ++e.first;
+        if (e.second.size() < 3) e.second.push_back("rowid=" + std::to_string(st->Int(0)));
+      }
+    }
+  }
+  ASSERT_GE(expected.size(), 6u);
+  for (const char* jobs : {"1", "3"}) {
+    SCOPED_TRACE(std::string("jobs ") + jobs);
+    PlanRun j = Plan(db, "", {"--jobs", jobs});
+    ASSERT_TRUE(j.plan.is_object()) << j.err;
+    // Notes name the table and the referenced table; per table they come in
+    // key order, as the check's fkid.
+    std::map<std::string, std::vector<json>> notes;
+    for (const auto& n : j.plan["notes"]) {
+      if (n["message"].get<std::string>().find("break the foreign key") == std::string::npos) continue;
+      notes[n["table"]].push_back(n);
+    }
+    std::map<std::string, std::pair<int64_t, std::vector<std::string>>> got;
+    auto src = Db::Open(db, Db::Mode::kReadOnly);
+    ASSERT_TRUE(src.ok());
+    for (const auto& [table, list] : notes) {
+      auto st = src->Prepare("SELECT id FROM pragma_foreign_key_list('" + table + "') GROUP BY id ORDER BY id");
+      ASSERT_TRUE(st.ok());
+      std::vector<int64_t> ids;
+      while (*st->Step()) ids.push_back(st->Int(0));
+      size_t i = 0;
+      for (int64_t id : ids) {
+        std::string key = table + "/" + std::to_string(id);
+        if (expected.count(key) == 0) continue;
+        ASSERT_LT(i, list.size()) << table;
+        got[key] = {list[i]["count"].get<int64_t>(), list[i]["example_keys"].get<std::vector<std::string>>()};
+        ++i;
+      }
+      EXPECT_EQ(i, list.size()) << table;
+    }
+    EXPECT_EQ(got, expected);
+  }
 }
 
 TEST_F(PlanTest, EveryCorpusDatabasePlansAndItsDdlRuns) {
