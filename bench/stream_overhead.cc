@@ -50,6 +50,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -364,16 +365,23 @@ Result<std::vector<Measure>> RunCell(const Options& o, const std::vector<const A
       RETURN_IF_ERROR(StopStream(s));
       RETURN_IF_ERROR(CheckApplied(s));
     } else if (s.arm->session) {
-      // One changeset per transaction (the connection's first row goes
-      // through the trigger), holding every row.
+      // One changeset per transaction, holding every row (a key changed
+      // twice in one transaction is one change: the changeset is the net
+      // change per key).
       ASSIGN_OR_RETURN(auto sets, s.db.QueryInt("SELECT count(*) FROM _slipway_changelog WHERE tid = 0"));
       ASSIGN_OR_RETURN(auto rows, s.db.QueryInt("SELECT count(*) FROM _slipway_changelog WHERE tid <> 0"));
       ASSIGN_OR_RETURN(replicator::DecodedKeys keys, replicator::LoadChangesetKeys(s.db, 0, std::numeric_limits<int64_t>::max()));
       int64_t changes = rows.value_or(0);
       for (const auto& [tid, k] : keys.changes) changes += k;
-      if (sets.value_or(0) < o.tx - 1 || changes < o.tx * o.rows_per_tx) {
+      int64_t expected = 0;
+      for (int64_t tx = 0; tx < o.tx; ++tx) {
+        std::set<int64_t> keys;
+        for (int64_t r = 0; r < o.rows_per_tx; ++r) keys.insert(p.keys[static_cast<size_t>(tx * o.rows_per_tx + r)]);
+        expected += op == Op::kInsert ? o.rows_per_tx : static_cast<int64_t>(keys.size());
+      }
+      if (sets.value_or(0) < o.tx || changes < expected) {
         return Internal("session capture recorded " + std::to_string(sets.value_or(0)) + " changesets and " +
-                        std::to_string(changes) + " changes");
+                        std::to_string(changes) + " changes of " + std::to_string(expected));
       }
     } else if (s.arm->capture) {
       // Capture that records nothing would look free: check it recorded.

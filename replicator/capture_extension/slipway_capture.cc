@@ -211,13 +211,21 @@ int Register(sqlite3* db) {
   if (rc != SQLITE_OK) return rc;
   sqlite3_commit_hook(db, CommitHook, c);
   sqlite3_rollback_hook(db, RollbackHook, c);
-  // A file already in session mode: record from the first write on.
+  // A file already in session mode: record from the first write on. (A
+  // query that cannot fail on a file without slipway's tables: a failed
+  // one would leave its error on the app's connection.)
   sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db, "SELECT value FROM main._slipway_meta WHERE key = 'capture'", -1, &st, nullptr) ==
-          SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != nullptr &&
-      std::strcmp(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "session") == 0) {
-    (void)StartSession(c);
+  if (sqlite3_prepare_v2(db,
+                         "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = '_slipway_meta'",
+                         -1, &st, nullptr) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW) {
+    sqlite3_finalize(st);
+    st = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT value = 'session' FROM main._slipway_meta WHERE key = 'capture'", -1, &st,
+                           nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1) {
+      (void)StartSession(c);
+    }
   }
   sqlite3_finalize(st);
   return SQLITE_OK;
