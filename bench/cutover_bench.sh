@@ -40,13 +40,23 @@ ADMIN=$("$ROOT/deploy/pg-throwaway.sh" start "$PGDIR" "$PORT")
 uri() { echo "postgresql:///$1?host=$PGDIR&port=$PORT&user=postgres"; }
 
 echo "preparing: $ROWS rows, snapshot into a template database" >&2
+# The generated database is cached (as snapshot_bench.sh and rollback_bench.sh
+# do); the runs work on copies with the followers' tables added.
+CACHE=$ROOT/bench/out/racetiming-r$ROWS-s1.db
+if [[ ! -f $CACHE ]]; then
+  echo "generating $CACHE" >&2
+  "$B/bench/gen_racetiming" --out "$CACHE" --rows "$ROWS" --seed 1 >/dev/null
+fi
 BASE=$WORK/base.db
-"$B/bench/gen_racetiming" --out "$BASE" --rows "$ROWS" --seed 1 >/dev/null
+cp "$CACHE" "$BASE"
 sqlite3 "$BASE" "CREATE TABLE counters (id INTEGER PRIMARY KEY, n INTEGER NOT NULL);
   CREATE TABLE events_log (id INTEGER PRIMARY KEY AUTOINCREMENT, writer INTEGER NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL);
   INSERT INTO counters VALUES (1,0),(2,0),(3,0),(4,0);"
 psql "$ADMIN" -qc "CREATE DATABASE snap"
-"$B/slipway" snapshot --source "$BASE" --target "$(uri snap)" >/dev/null 2>&1
+# The snapshot's log and run 1's stream and cutover logs are kept in bench/out.
+t0=$(date +%s.%N)
+"$B/slipway" snapshot --source "$BASE" --target "$(uri snap)" > "$ROOT/bench/out/cutover_bench.snapshot.log" 2>&1
+echo "snapshot: $(echo "$(date +%s.%N) - $t0" | bc) s" >&2
 sqlite3 "$BASE" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
 
 results=()
@@ -67,8 +77,19 @@ for run in $(seq 1 "$RUNS"); do
   done
   PIDS=("$STREAM" "${FOLLOWERS[@]}")
   sleep 3
-  CUT=$("$B/slipway" cutover --source "$DB" --target "$TARGET" --flip-file "$ENV" --flip-key DATABASE_URL --json)
+  # A stream hands over to the cutover and then streams back (PostgreSQL
+  # into SQLite); it is stopped first, so SQLite holds only what the app
+  # wrote there. The cutover catches up what the stream had not applied.
+  kill -TERM "$STREAM"
   wait "$STREAM" || true
+  t0=$(date +%s.%N)
+  CUT=$("$B/slipway" cutover --source "$DB" --target "$TARGET" --flip-file "$ENV" --flip-key DATABASE_URL --json \
+    2> "$WORK/cutover$run.log") || { cat "$WORK/cutover$run.log" >&2; exit 1; }
+  cut_s=$(echo "$(date +%s.%N) - $t0" | bc)
+  if [[ $run == 1 ]]; then
+    cp "$WORK/cutover$run.log" "$ROOT/bench/out/cutover_bench.cutover1.log"
+    echo "$CUT" >> "$ROOT/bench/out/cutover_bench.cutover1.log"
+  fi
   sleep 2
   for p in "${FOLLOWERS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${FOLLOWERS[@]}"; do wait "$p" || true; done
@@ -91,7 +112,8 @@ for run in $(seq 1 "$RUNS"); do
   sqlite_acked=$(cat "$WORK"/acks$run-*.log | awk '$4=="sqlite"' | wc -l)
   in_sqlite=$(sqlite3 "$DB" "select count(*) from events_log")
   after_fence=$((in_sqlite - sqlite_acked))
-  echo "run $run: freeze ${freeze} ms, app gap ${gap} ms, acked $acked, in PostgreSQL $in_pg, lost $lost, SQLite after fence $after_fence" >&2
+  [[ $run == 1 ]] && cp "$WORK/stream$run.log" "$ROOT/bench/out/cutover_bench.stream1.log"
+  echo "run $run: cutover command ${cut_s} s, freeze ${freeze} ms, app gap ${gap} ms, acked $acked, in PostgreSQL $in_pg, lost $lost, SQLite after fence $after_fence" >&2
   results+=("$freeze $gap $acked $lost $after_fence")
   psql "$ADMIN" -qc "DROP DATABASE run$run"
   rm -f "$DB" "$DB-wal" "$DB-shm"

@@ -278,6 +278,7 @@ step_verify() {  # slipway verify on DB (loaded from $src), then read both sides
     vrc=$?
     set -e
     t_verify+=("$(since "$t0")")
+    cat "$work/verify.err" "$work/verify.out" >"$out/snapshot_bench.verify.log"
     if [[ $vrc -eq 1 ]]; then
       verify_note="verify reported differences (exit 1) right after the snapshot"
     elif [[ $vrc -ne 0 ]]; then

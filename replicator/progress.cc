@@ -122,8 +122,20 @@ void Progress::Draw(bool final) {
     // The plan's count is an estimate taken earlier: never below what is done.
     const int64_t of = std::max(total, rows);
     const double rate = elapsed > 0 ? static_cast<double>(rows) / elapsed : 0;
-    Logger("snapshot")->info("progress rows={} of={} mb={:.1f} elapsed_s={:.1f} rows_per_s={:.0f} eta_s={:.0f}", rows,
-                             of, bytes / 1e6, elapsed, rate, rate > 0 ? static_cast<double>(of - rows) / rate : 0.0);
+    // Tables per state: once every row is copied, the indexes, keys and
+    // foreign keys of the tables still "indexing" are what is left.
+    int copying = 0, indexing = 0, done = 0;
+    for (const auto& t : tables_) {
+      const int st = t->state.load();
+      copying += st == 1;
+      indexing += st == 2;
+      done += st >= 3;
+    }
+    Logger("snapshot")->info(
+        "progress rows={} of={} mb={:.1f} elapsed_s={:.1f} rows_per_s={:.0f} eta_s={:.0f} tables_copying={} "
+        "tables_indexing={} tables_done={} of_tables={}",
+        rows, of, bytes / 1e6, elapsed, rate, rate > 0 ? static_cast<double>(of - rows) / rate : 0.0, copying, indexing,
+        done, tables_.size());
     return;
   }
   // Terminal: redraw one line per table plus a total, in place.

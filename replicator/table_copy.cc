@@ -90,7 +90,7 @@ std::string DescribeRowKey(const RowCursor& row, const schema::TableMapping& tm,
 }
 
 Result<int64_t> StreamRows(Stmt& st, int skip, PgConn& target, const schema::TableMapping& tm, const TableSql& sql,
-                           TableProgress* progress, int64_t rows_before, nlohmann::json* last_key) {
+                           TableProgress* progress, nlohmann::json* last_key) {
   TableProgress unused;
   if (progress == nullptr) progress = &unused;
   std::vector<schema::SqlValue> key_vals(static_cast<size_t>(last_key != nullptr ? skip : 0));
@@ -99,6 +99,7 @@ Result<int64_t> StreamRows(Stmt& st, int skip, PgConn& target, const schema::Tab
   buf.reserve(kCopyFlushBytes + 64 * 1024);
   schema::AppendBinaryHeader(&buf);
   int64_t rows = 0;
+  int64_t reported = 0;  // rows of this call already added to progress->rows
   while (true) {
     auto has = st.Step();
     if (!has.ok()) return has.status().Annotate("read " + tm.source);
@@ -114,7 +115,8 @@ Result<int64_t> StreamRows(Stmt& st, int skip, PgConn& target, const schema::Tab
     if (buf.size() >= kCopyFlushBytes) {
       RETURN_IF_ERROR(target.CopyPut(buf.data(), buf.size()));
       progress->bytes.fetch_add(static_cast<int64_t>(buf.size()));
-      progress->rows.store(rows_before + rows);
+      progress->rows.fetch_add(rows - reported);
+      reported = rows;
       buf.clear();
     }
   }
@@ -123,6 +125,7 @@ Result<int64_t> StreamRows(Stmt& st, int skip, PgConn& target, const schema::Tab
   progress->bytes.fetch_add(static_cast<int64_t>(buf.size()));
   auto copied = target.CopyEnd();
   if (!copied.ok()) return copied.status().Annotate("copy into " + tm.target);
+  progress->rows.fetch_add(rows - reported);
   if (last_key != nullptr && rows > 0) *last_key = ValuesToJson(key_vals);
   return rows;
 }
@@ -235,7 +238,7 @@ Status CopyRowidChunk(Db& source, PgConn& target, const schema::TableMapping& tm
   RETURN_IF_ERROR(target.Run("BEGIN"));
   RollbackGuard guard{target};
   RETURN_IF_ERROR(target.CopyBegin(BinaryCopySql(sql)));
-  ASSIGN_OR_RETURN(int64_t rows, StreamRows(st, 1, target, tm, sql, progress, progress->rows.load()));
+  ASSIGN_OR_RETURN(int64_t rows, StreamRows(st, 1, target, tm, sql, progress));
   RETURN_IF_ERROR(target
                       .ExecParams("WITH c AS (UPDATE slipway.chunks SET done = true, rows = $3 "
                                   "WHERE source_table = $1 AND chunk_no = $2) "
@@ -267,7 +270,7 @@ Status CopyByKey(Db& source, PgConn& target, const schema::TableMapping& tm, con
     RollbackGuard guard{target};
     RETURN_IF_ERROR(target.CopyBegin(BinaryCopySql(sql)));
     nlohmann::json last_key;
-    ASSIGN_OR_RETURN(int64_t rows, StreamRows(st, nkey, target, tm, sql, progress, state->copied_rows, &last_key));
+    ASSIGN_OR_RETURN(int64_t rows, StreamRows(st, nkey, target, tm, sql, progress, &last_key));
     RETURN_IF_ERROR(target
                         .ExecParams("UPDATE slipway.tables SET copied_rows = copied_rows + $2, "
                                     "resume_after = coalesce($3::jsonb, resume_after) WHERE source_table = $1",

@@ -58,9 +58,11 @@ Status RunPostData(PgConn& target, const std::string& pg_schema, const schema::D
 // trailer, and ends the COPY. Columns of `st`: `skip` leading columns, then
 // the rowid if the table is keyed by rowid, then the mapped columns in
 // TableSql order. With last_key, the leading columns are the chunk key and the
-// last row's is returned there. `progress` may be null.
+// last row's is returned there. `progress` may be null; its rows grow by the
+// rows sent at each flush and by the rest once the COPY has ended, so chunks
+// of one table copied at the same time all count.
 Result<int64_t> StreamRows(Stmt& st, int skip, PgConn& target, const schema::TableMapping& tm, const TableSql& sql,
-                           TableProgress* progress, int64_t rows_before, nlohmann::json* last_key = nullptr);
+                           TableProgress* progress, nlohmann::json* last_key = nullptr);
 std::string BinaryCopySql(const TableSql& sql);
 // Appends the current data row of `row` (replicator/row_cursor.h) to `buf`
 // as one binary COPY tuple. Values the mapping cannot hold are kBlocked,

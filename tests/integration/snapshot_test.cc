@@ -11,6 +11,8 @@
 
 #include "common/pg.h"
 #include "common/sqlite.h"
+#include "replicator/progress.h"
+#include "replicator/table_copy.h"
 #include "replicator/table_sql.h"
 #include "schema/codec.h"
 #include "schema/plan.h"
@@ -352,6 +354,49 @@ TEST_F(SnapshotTest, EveryCorpusDatabaseThePlanAcceptsArrivesEqual) {
     ++copied;
   }
   EXPECT_GE(copied, 25);
+}
+
+// The progress of a table counts every row of every chunk once its COPY has
+// ended, also the rows after the chunk's last flush (a chunk smaller than one
+// flush has only those).
+TEST_F(SnapshotTest, ProgressCountsTheRowsOfEveryChunkCopied) {
+  std::string db = MakeSqlite(dir_, "pr.db", R"sql(
+    PRAGMA journal_mode=WAL;
+    CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT);
+    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
+    INSERT INTO t SELECT i, 'row ' || i FROM n;
+  )sql");
+  RunResult snap = RunSlipway({"snapshot", "--source", db, "--target", target_});
+  ASSERT_EQ(snap.exit_code, 0) << snap.err;
+  auto pg = PgConn::Connect(target_);
+  ASSERT_TRUE(pg.ok());
+  auto m = pg->Exec("SELECT plan::text FROM slipway.migration");
+  ASSERT_TRUE(m.ok());
+  auto plan = schema::PlanFromJson(json::parse(m->Str(0, 0)));
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  const schema::TableMapping& tm = plan->tables.at(0);
+  replicator::TableSql sql = replicator::BuildTableSql(tm, plan->options.pg_schema);
+  ASSERT_TRUE(pg->Run("SET session_replication_role = replica; DELETE FROM " + sql.pg_table).ok());
+  auto src = Db::Open(db, Db::Mode::kReadOnly);
+  ASSERT_TRUE(src.ok());
+  std::string select = "SELECT " + sql.chunk_key[0];
+  if (sql.rowid_keyed) select += ", " + sql.sqlite_key[0];
+  for (const auto& c : sql.sqlite_columns) select += ", " + c;
+  select += " FROM " + sql.sqlite_table + " WHERE " + sql.chunk_key[0] + " BETWEEN ? AND ?";
+  replicator::TableProgress progress;
+  int64_t expected = 0;
+  for (auto [lo, hi] : std::vector<std::pair<int64_t, int64_t>>{{1, 400}, {401, 1000}}) {
+    auto st = src->Prepare(select);
+    ASSERT_TRUE(st.ok()) << st.status().message();
+    st->Bind(1, lo).Bind(2, hi);
+    ASSERT_TRUE(pg->CopyBegin(replicator::BinaryCopySql(sql)).ok());
+    auto rows = replicator::StreamRows(*st, 1, *pg, tm, sql, &progress);
+    ASSERT_TRUE(rows.ok()) << rows.status().message();
+    EXPECT_EQ(*rows, hi - lo + 1);
+    expected += hi - lo + 1;
+    EXPECT_EQ(progress.rows.load(), expected);
+  }
+  EXPECT_EQ(PgCount(target_, "t"), 1000);
 }
 
 // A saved plan is refused, naming the change, once the source schema moved.
