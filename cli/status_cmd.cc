@@ -24,20 +24,7 @@ namespace slipway::cli {
 
 namespace {
 
-// "35 ms", "4.2 s", "3 min", "2.5 h".
-std::string FormatDuration(double ms) {
-  char buf[32];
-  if (ms < 1000) {
-    std::snprintf(buf, sizeof(buf), "%.0f ms", ms);
-  } else if (ms < 60000) {
-    std::snprintf(buf, sizeof(buf), "%.1f s", ms / 1000);
-  } else if (ms < 3600000) {
-    std::snprintf(buf, sizeof(buf), "%.0f min", ms / 60000);
-  } else {
-    std::snprintf(buf, sizeof(buf), "%.1f h", ms / 3600000);
-  }
-  return buf;
-}
+std::string FormatDuration(double ms) { return FormatDurationMs(ms); }
 
 // One line for a step: "running, 540,000 of 1,000,000 rows (54%), 250,000
 // rows/s, about 2.0 s left, copying results".

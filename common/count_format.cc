@@ -1,6 +1,7 @@
 #include "common/count_format.h"
 
 #include <cmath>
+#include <cstdio>
 
 namespace slipway {
 
@@ -21,6 +22,20 @@ std::string FormatCountRounded(double n) {
   constexpr double kLimit = 9.2e18;
   if (!(std::fabs(n) < kLimit)) return "-";
   return FormatCount(std::llround(n));
+}
+
+std::string FormatDurationMs(double ms) {
+  char buf[32];
+  if (ms < 1000) {
+    std::snprintf(buf, sizeof(buf), "%.0f ms", ms);
+  } else if (ms < 60000) {
+    std::snprintf(buf, sizeof(buf), "%.1f s", ms / 1000);
+  } else if (ms < 3600000) {
+    std::snprintf(buf, sizeof(buf), "%.0f min", ms / 60000);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.1f h", ms / 3600000);
+  }
+  return buf;
 }
 
 }  // namespace slipway

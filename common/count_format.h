@@ -19,4 +19,8 @@ std::string FormatCount(int64_t n);
 // A rate or a mean, rounded to a whole number first: 1234.5 -> "1,235".
 std::string FormatCountRounded(double n);
 
+// A duration for people, in the unit that reads best: "35 ms", "4.2 s",
+// "3 min", "2.5 h".
+std::string FormatDurationMs(double ms);
+
 }  // namespace slipway

@@ -34,4 +34,12 @@ TEST(FormatCount, RoundsRatesToWholeNumbers) {
 }
 
 }  // namespace
+TEST(FormatDurationMs, PicksTheUnitThatReadsBest) {
+  EXPECT_EQ(FormatDurationMs(35.4), "35 ms");
+  EXPECT_EQ(FormatDurationMs(534.322), "534 ms");
+  EXPECT_EQ(FormatDurationMs(4230), "4.2 s");
+  EXPECT_EQ(FormatDurationMs(180000), "3 min");
+  EXPECT_EQ(FormatDurationMs(9000000), "2.5 h");
+}
+
 }  // namespace slipway

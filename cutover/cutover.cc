@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/count_format.h"
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "common/pg.h"
@@ -223,7 +224,7 @@ class Cutover {
       }
     }
     report_.notes.push_back("tables holding text or blobs verified again at the release: " +
-                            std::to_string(Ms(t0, Clock::now()) / 1000.0) + " s");
+                            FormatDurationMs(Ms(t0, Clock::now())));
     if (!locked.empty()) {
       report_.notes.push_back("not verified again at the release, another session held them locked: " + locked +
                               " (the check after the move covers them)");
