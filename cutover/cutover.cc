@@ -122,6 +122,11 @@ class Cutover {
     for (int attempt = 1; attempt <= std::max(1, o_.attempts); ++attempt) {
       report_.attempts = attempt;
       RETURN_IF_ERROR(CatchUp(o_.max_lag, o_.lag_timeout_ms));
+      Status checked = move_->VerifyBeforeAttempt(&report_);
+      if (!checked.ok()) {
+        (void)pg_.Run("UPDATE slipway.migration SET handover_requested = false");
+        return checked;
+      }
       Status frozen = Freeze();
       if (frozen.ok()) break;
       if (!IsRetryable(frozen.code()) || attempt == o_.attempts) {

@@ -1,6 +1,7 @@
 #include "cutover/key_verify.h"
 
 #include <cstring>
+#include <limits>
 #include <set>
 
 #include "cutover/row_frame.h"
@@ -67,10 +68,13 @@ struct KeyRow {
 }  // namespace
 
 Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& target, const schema::Plan& plan,
-                                                     const std::map<std::string, int>& tids, int64_t from, int64_t to) {
+                                                     const std::map<std::string, int>& tids, int64_t from, int64_t to,
+                                                     bool skip_touched_after) {
   std::vector<TouchedDifference> out;
   if (to <= from) return out;
-  RETURN_IF_ERROR(replicator::LoadChangesetKeys(source, tids, from, to).status());
+  RETURN_IF_ERROR(replicator::LoadChangesetKeys(source, tids, from,
+                                                skip_touched_after ? std::numeric_limits<int64_t>::max() : to)
+                      .status());
   for (const auto& tm : plan.tables) {
     auto tid_it = tids.find(tm.source);
     if (tid_it == tids.end()) continue;
@@ -85,8 +89,12 @@ Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& tar
     std::map<std::string, KeyRow> src_rows;  // canonical key -> the row
     std::vector<std::vector<schema::SqlValue>> keys;
     std::vector<std::string> key_storage;
-    ASSIGN_OR_RETURN(Stmt ks, source.Prepare("SELECT DISTINCT " + KeyList(nkey) +
-                                             " FROM _slipway_keys WHERE tid = ?1 AND seq > ?2 AND seq <= ?3"));
+    // The keys of the range (less those touched again after it, when asked).
+    const std::string range = "SELECT " + KeyList(nkey) + " FROM _slipway_keys WHERE tid = ?1 AND seq > ?2 AND seq <= ?3" +
+                              (skip_touched_after ? " EXCEPT SELECT " + KeyList(nkey) +
+                                                        " FROM _slipway_keys WHERE tid = ?1 AND seq > ?3"
+                                                  : std::string());
+    ASSIGN_OR_RETURN(Stmt ks, source.Prepare("SELECT DISTINCT * FROM (" + range + ")"));
     ks.Bind(1, static_cast<int64_t>(tid)).Bind(2, from).Bind(3, to);
     std::string stage_buf, scratch;
     schema::AppendBinaryHeader(&stage_buf);
@@ -113,8 +121,7 @@ Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& tar
     if (sql.rowid_keyed) select += sql.sqlite_key[0] + ", ";
     for (size_t i = 0; i < sql.sqlite_columns.size(); ++i) select += (i ? ", " : "") + sql.sqlite_columns[i];
     std::string lhs = nkey == 1 ? sql.sqlite_key[0] : "(" + sql.OrderByKeyList() + ")";
-    ASSIGN_OR_RETURN(Stmt rows, source.Prepare(select + " FROM " + sql.sqlite_table + " WHERE " + lhs + " IN (SELECT " +
-                                               KeyList(nkey) + " FROM _slipway_keys WHERE tid = ?1 AND seq > ?2 AND seq <= ?3)"));
+    ASSIGN_OR_RETURN(Stmt rows, source.Prepare(select + " FROM " + sql.sqlite_table + " WHERE " + lhs + " IN (" + range + ")"));
     rows.Bind(1, static_cast<int64_t>(tid)).Bind(2, from).Bind(3, to);
     const int first = sql.rowid_keyed ? 1 : 0;
     while (true) {

@@ -52,6 +52,11 @@ class Move {
   virtual Status BeforeFreeze(CutoverReport* report) = 0;
   // One round outside the freeze; returns the changes still behind.
   virtual Result<int64_t> ApplyRound() = 0;
+  // Before each freeze attempt, outside the freeze: what the freeze's own
+  // verification would otherwise have to compare, compared now (the keys
+  // touched since the last verified position), so the freeze costs only what
+  // changed since. A difference fails the move as one in the freeze does.
+  virtual Status VerifyBeforeAttempt(CutoverReport*) { return Status::Ok(); }
 
   // Steps 2-7, in order. Lock() freezes the app's writes on the from-side;
   // Unlock() releases them with nothing changed (any failure before Fence()).

@@ -85,6 +85,13 @@ TEST_F(CutoverTest, MovesTheAppUnderLoad) {
   nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["outcome"], "cut over");
   EXPECT_LT(j["freeze_ms"].get<double>(), 1000.0);
+  // The keys the app touched during the full verify were compared before the
+  // freeze; the freeze compared only those touched after.
+  bool before = false;
+  for (const auto& note : j["notes"]) {
+    before = before || note.get<std::string>().find(" verified before the freeze in ") != std::string::npos;
+  }
+  EXPECT_TRUE(before) << r.out;
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   ::kill(writer, SIGTERM);
   WaitProgram(writer);
