@@ -80,10 +80,4 @@ Status SetSqlitePhase(Db& db, const std::string& phase) {
   return st.Run();
 }
 
-Status FollowStamp(PgConn& pg, const replicator::SchemaStamp& before, const replicator::SchemaStamp& after) {
-  ASSIGN_OR_RETURN(auto stored, replicator::ReadStoredStamp(pg));
-  if (!stored || !(*stored == before)) return Status::Ok();
-  return replicator::StoreStamp(pg, after);
-}
-
 }  // namespace slipway::cutover

@@ -20,12 +20,6 @@ inline constexpr const char* kFenceMessage =
 
 // REQUIRES: db holds the write lock (inside BEGIN IMMEDIATE).
 Status InstallFence(Db& db, const schema::Plan& plan, const std::map<std::string, int>& tids);
-// The fence's DDL moved the file's schema cookie from `before` to `after`:
-// when the target's stored stamp is `before`, it becomes `after`; otherwise
-// (a VACUUM or a schema change came first) it is left for the stream to
-// judge.
-Status FollowStamp(PgConn& pg, const replicator::SchemaStamp& before, const replicator::SchemaStamp& after);
-
 // Own transaction. With `before`/`after`: the file's schema stamp just before
 // and just after, read in that transaction (the fence's DDL moves SQLite's
 // schema cookie, as a VACUUM does; a caller that knows the target's stamp was

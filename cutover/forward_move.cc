@@ -254,7 +254,7 @@ class ForwardMove : public Move {
     // The fence's triggers moved the schema cookie; what moved it is known,
     // so the target follows it (a resumed run does not know: the forward
     // stream then copies the rowid tables whole, the safe side).
-    if (fence_stamps_) RETURN_IF_ERROR(FollowStamp(c_.pg, fence_stamps_->first, fence_stamps_->second));
+    if (fence_stamps_) RETURN_IF_ERROR(replicator::FollowStamp(c_.pg, fence_stamps_->first, fence_stamps_->second));
     return c_.pg.ExecParams("UPDATE slipway.migration SET phase = 'fenced', cutover_seq = $1, updated_at = now()",
                             {std::to_string(applied_)})
         .status();
@@ -297,7 +297,7 @@ class ForwardMove : public Move {
     if (sqlite_phase == "fenced" || FenceInstalled(c_.db)) {
       replicator::SchemaStamp before, after;
       RETURN_IF_ERROR(RemoveFence(c_.db, &before, &after));
-      RETURN_IF_ERROR(FollowStamp(c_.pg, before, after));
+      RETURN_IF_ERROR(replicator::FollowStamp(c_.pg, before, after));
     }
     if (!c_.o.flip_file.empty()) RETURN_IF_ERROR(RestoreConfig(c_.o.flip_file));
     return c_.pg.Run("UPDATE slipway.migration SET phase = 'streaming', handover_requested = false, "

@@ -201,7 +201,7 @@ class ReverseMove : public Move {
     // cutover's position. Reverse capture stays armed behind the guard (it
     // cannot fire) until the next cutover re-arms it.
     RETURN_IF_ERROR(c_.pg.Run("BEGIN"));
-    Status s = FollowStamp(c_.pg, before, after);
+    Status s = replicator::FollowStamp(c_.pg, before, after);
     if (s.ok()) s = c_.pg.Run("DELETE FROM slipway.changelog");
     if (s.ok()) {
       s = c_.pg.Run("UPDATE slipway.migration SET phase = 'streaming', handover_requested = false, cutover_seq = NULL, "

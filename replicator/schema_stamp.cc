@@ -52,6 +52,12 @@ Status StoreStamp(PgConn& pg, const SchemaStamp& stamp) {
       .status();
 }
 
+Status FollowStamp(PgConn& pg, const SchemaStamp& before, const SchemaStamp& after) {
+  ASSIGN_OR_RETURN(auto stored, ReadStoredStamp(pg));
+  if (!stored || !(*stored == before)) return Status::Ok();
+  return StoreStamp(pg, after);
+}
+
 bool MayHaveRenumbered(const SchemaStamp& before, const SchemaStamp& now) {
   if (before.version == now.version) return false;
   if (before.hash == now.hash) return true;

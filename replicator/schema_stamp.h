@@ -44,6 +44,11 @@ Result<SchemaStamp> ReadSchemaStamp(Db& db);
 // none yet.
 Result<std::optional<SchemaStamp>> ReadStoredStamp(PgConn& pg);
 Status StoreStamp(PgConn& pg, const SchemaStamp& stamp);
+// slipway's own DDL (the fence, a capture refresh) moved the file's schema
+// cookie from `before` to `after`: when the target's stored stamp is
+// `before`, it becomes `after`; otherwise (a VACUUM or a schema change came
+// first) it is left for the stream to judge.
+Status FollowStamp(PgConn& pg, const SchemaStamp& before, const SchemaStamp& after);
 
 // Whether the change from `before` to `now` may have renumbered rowids.
 bool MayHaveRenumbered(const SchemaStamp& before, const SchemaStamp& now);

@@ -158,13 +158,8 @@ Result<SnapshotResult> RunSnapshot(const SnapshotOptions& o, const schema::Sourc
   ASSIGN_OR_RETURN(CaptureInfo capture, InstallCapture(rw, schema, plan, o.capture));
   result.migration_id = capture.migration_id;
   result.capture = capture.mode;
-  if (migration) {
-    // Refreshing capture moved the schema cookie: the target follows the
-    // file's stamp when nothing else changed the schema in between (else the
-    // stream finds the change and carries it over).
-    ASSIGN_OR_RETURN(std::optional<SchemaStamp> stored, ReadStoredStamp(pg));
-    if (stored && *stored == capture.stamp_before) RETURN_IF_ERROR(StoreStamp(pg, capture.stamp));
-  }
+  // Refreshing capture moved the schema cookie.
+  if (migration) RETURN_IF_ERROR(FollowStamp(pg, capture.stamp_before, capture.stamp));
   log->info("capture by {}", CaptureModeName(capture.mode));
   SLIPWAY_FAILPOINT("snapshot.after_capture");
   if (!migration) {
