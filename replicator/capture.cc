@@ -39,6 +39,12 @@ std::string UnlessSessionRecords(const std::vector<std::string>& keys, const std
   return cond + "NOT sqlite_compileoption_used(" + SqlString(SLIPWAY_CAPTURE_TOKEN + migration_id) + ")";
 }
 
+// The mode _slipway_meta records (triggers when it records none).
+Result<CaptureMode> StoredMode(Db& db) {
+  ASSIGN_OR_RETURN(auto mode, db.QueryText("SELECT value FROM _slipway_meta WHERE key = 'capture'"));
+  return mode.value_or("") == "session" ? CaptureMode::kSession : CaptureMode::kTriggers;
+}
+
 std::string And(const std::string& a, const std::string& b) {
   if (a.empty()) return b;
   if (b.empty()) return a;
@@ -131,15 +137,20 @@ Result<CaptureInfo> ReadCapture(Db& db) {
   info.migration_id = id.value_or("");
   ASSIGN_OR_RETURN(auto history, db.QueryText("SELECT value FROM _slipway_meta WHERE key = 'history'"));
   info.history = history.value_or("");
-  ASSIGN_OR_RETURN(auto mode, db.QueryText("SELECT value FROM _slipway_meta WHERE key = 'capture'"));
-  info.mode = mode.value_or("") == "session" ? CaptureMode::kSession : CaptureMode::kTriggers;
-  ASSIGN_OR_RETURN(Stmt st, db.Prepare("SELECT tid, name FROM _slipway_tables"));
+  ASSIGN_OR_RETURN(info.mode, StoredMode(db));
+  ASSIGN_OR_RETURN(info.tids, ReadTids(db));
+  return info;
+}
+
+Result<std::map<std::string, int>> ReadTids(Db& db) {
+  std::map<std::string, int> tids;
+  ASSIGN_OR_RETURN(Stmt st, db.Prepare("SELECT tid, name FROM main._slipway_tables"));
   while (true) {
     ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    info.tids[st.Text(1)] = static_cast<int>(st.Int(0));
+    tids[st.Text(1)] = static_cast<int>(st.Int(0));
   }
-  return info;
+  return tids;
 }
 
 Result<CaptureInfo> InstallCapture(Db& db, const schema::SourceSchema& schema, const schema::Plan& plan,
@@ -185,9 +196,9 @@ Result<CaptureInfo> InstallCapture(Db& db, const schema::SourceSchema& schema, c
     info.history = h->value_or("");
   }
   {
-    auto m = db.QueryText("SELECT value FROM _slipway_meta WHERE key = 'capture'");
-    if (!m.ok()) return rollback(m.status());
-    info.mode = mode ? *mode : (m->value_or("") == "session" ? CaptureMode::kSession : CaptureMode::kTriggers);
+    auto stored = StoredMode(db);
+    if (!stored.ok()) return rollback(stored.status());
+    info.mode = mode.value_or(*stored);
     auto st = db.Prepare("INSERT INTO _slipway_meta (key, value) VALUES ('capture', ?) "
                          "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
     if (!st.ok()) return rollback(st.status());

@@ -51,6 +51,8 @@ Result<CaptureInfo> InstallCapture(Db& db, const schema::SourceSchema& schema, c
 
 // Reads the migration id and table ids when capture is installed.
 Result<CaptureInfo> ReadCapture(Db& db);
+// The table ids the file records (_slipway_tables): source table -> tid.
+Result<std::map<std::string, int>> ReadTids(Db& db);
 
 // Drops every slipway trigger and table from the file. With keep_fence, the
 // cutover's fence triggers and _slipway_meta (which records the phase) stay.

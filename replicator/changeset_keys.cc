@@ -85,7 +85,6 @@ Result<DecodedKeys> LoadChangesetKeys(Db& db, const std::map<std::string, int>& 
     Changeset cs;
     int rc = sqlite3changeset_start(&cs.it, static_cast<int>(blob.size()), const_cast<char*>(blob.data()));
     if (rc != SQLITE_OK) return Status(Code::kInternal, at + " cannot be read: " + sqlite3_errstr(rc));
-    ++out.changesets;
     while ((rc = sqlite3changeset_next(cs.it)) == SQLITE_ROW) {
       const char* name = nullptr;
       int ncol = 0, op = 0, indirect = 0;
@@ -127,13 +126,7 @@ Result<DecodedKeys> LoadChangesetKeys(Db& db, const std::map<std::string, int>& 
 }
 
 Result<DecodedKeys> LoadChangesetKeys(Db& db, int64_t from, int64_t to) {
-  std::map<std::string, int> tids;
-  ASSIGN_OR_RETURN(Stmt st, db.Prepare("SELECT tid, name FROM main._slipway_tables"));
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    tids[st.Text(1)] = static_cast<int>(st.Int(0));
-  }
+  ASSIGN_OR_RETURN(auto tids, ReadTids(db));
   return LoadChangesetKeys(db, tids, from, to);
 }
 

@@ -18,11 +18,8 @@
 
 namespace slipway::replicator {
 
-inline constexpr const char* kKeysRelation = "_slipway_keys";
-
-// Changesets per table id decoded by one LoadChangesetKeys() call.
+// What one LoadChangesetKeys() call decoded.
 struct DecodedKeys {
-  int64_t changesets = 0;
   std::map<int, int64_t> changes;  // tid -> changed rows
 };
 

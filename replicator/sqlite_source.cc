@@ -77,8 +77,7 @@ void SqliteChangelogSource::EndRead() { (void)db_.Exec("COMMIT"); }
 
 Result<std::vector<TableTouch>> SqliteChangelogSource::Touched(const Position& from, const Position& to) {
   std::vector<TableTouch> out;
-  changesets_ = false;
-  changesets_read_ = 0;
+  changesets_ = 0;
   ASSIGN_OR_RETURN(Stmt st, db_.Prepare("SELECT tid, count(*) FROM _slipway_changelog WHERE seq > ?1 AND seq <= ?2 "
                                         "GROUP BY tid"));
   st.Bind(1, from.seq).Bind(2, to.seq);
@@ -86,16 +85,15 @@ Result<std::vector<TableTouch>> SqliteChangelogSource::Touched(const Position& f
     ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
     if (st.Int(0) == 0) {
-      changesets_ = true;
+      changesets_ = st.Int(1);
       continue;
     }
     // Tables that are not replicated (any more) are skipped.
     if (tables_.count(static_cast<int>(st.Int(0))) == 0) continue;
     out.push_back({static_cast<int>(st.Int(0)), st.Int(1)});
   }
-  if (!changesets_) return out;
+  if (changesets_ == 0) return out;
   ASSIGN_OR_RETURN(DecodedKeys decoded, LoadChangesetKeys(db_, tids_, from.seq, to.seq));
-  changesets_read_ = decoded.changesets;
   for (const auto& [tid, n] : decoded.changes) {
     if (tables_.count(tid) == 0) continue;
     auto it = std::find_if(out.begin(), out.end(), [tid = tid](const TableTouch& t) { return t.tid == tid; });
@@ -110,14 +108,14 @@ Result<std::vector<TableTouch>> SqliteChangelogSource::Touched(const Position& f
 
 Result<std::unique_ptr<RowCursor>> SqliteChangelogSource::Keys(int tid, const Position& from, const Position& to) {
   ASSIGN_OR_RETURN(const Table* t, Find(tid));
-  ASSIGN_OR_RETURN(Stmt st, db_.Prepare(t->keys_query[changesets_ ? 1 : 0]));
+  ASSIGN_OR_RETURN(Stmt st, db_.Prepare(t->keys_query[changesets_ > 0 ? 1 : 0]));
   st.Bind(1, static_cast<int64_t>(tid)).Bind(2, from.seq).Bind(3, to.seq);
   return std::unique_ptr<RowCursor>(std::make_unique<StmtCursor>(std::move(st)));
 }
 
 Result<std::unique_ptr<RowCursor>> SqliteChangelogSource::Rows(int tid, const Position& from, const Position& to) {
   ASSIGN_OR_RETURN(const Table* t, Find(tid));
-  ASSIGN_OR_RETURN(Stmt st, db_.Prepare(t->rows_query[changesets_ ? 1 : 0]));
+  ASSIGN_OR_RETURN(Stmt st, db_.Prepare(t->rows_query[changesets_ > 0 ? 1 : 0]));
   st.Bind(1, static_cast<int64_t>(tid)).Bind(2, from.seq).Bind(3, to.seq);
   return std::unique_ptr<RowCursor>(std::make_unique<StmtCursor>(std::move(st)));
 }

@@ -31,7 +31,7 @@ class SqliteChangelogSource : public ChangeSource {
   Result<Position> BeginRead() override;
   void EndRead() override;
   Result<std::vector<TableTouch>> Touched(const Position& from, const Position& to) override;
-  int64_t changesets() const override { return changesets_read_; }
+  int64_t changesets() const override { return changesets_; }
   Result<std::unique_ptr<RowCursor>> Keys(int tid, const Position& from, const Position& to) override;
   Result<std::unique_ptr<RowCursor>> Rows(int tid, const Position& from, const Position& to) override;
   Result<std::unique_ptr<RowCursor>> AllRows(int tid) override;
@@ -50,8 +50,7 @@ class SqliteChangelogSource : public ChangeSource {
   Db& db_;
   std::map<std::string, int> tids_;
   std::map<int, Table> tables_;
-  bool changesets_ = false;  // the range read by the last Touched() holds changesets
-  int64_t changesets_read_ = 0;  // how many
+  int64_t changesets_ = 0;  // changesets in the range read by the last Touched()
 };
 
 }  // namespace slipway::replicator
