@@ -174,13 +174,7 @@ class SqliteBackend : public Backend {
     auto b = std::unique_ptr<SqliteBackend>(new SqliteBackend(busy_timeout_ms, std::move(give_up)));
     ASSIGN_OR_RETURN(b->db_, Db::Open(path, Db::Mode::kReadWrite, busy_timeout_ms));
     if (!session_extension.empty()) {
-      sqlite3_enable_load_extension(b->db_.get(), 1);
-      char* err = nullptr;
-      if (sqlite3_load_extension(b->db_.get(), session_extension.c_str(), nullptr, &err) != SQLITE_OK) {
-        std::string msg = err != nullptr ? err : "unknown error";
-        sqlite3_free(err);
-        return InvalidArgument("cannot load " + session_extension + ": " + msg);
-      }
+      RETURN_IF_ERROR(LoadCaptureExtension(b->db_.get(), session_extension));
       b->session_ = true;
     }
     // SQLite's own busy_timeout sleeps up to 100 ms between tries, which would

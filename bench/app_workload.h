@@ -153,13 +153,7 @@ struct AppStatements {
 
   // Loads the extension at `path` into `db` and prepares `capture`.
   Status UseSession(Db& db, const std::string& path) {
-    sqlite3_enable_load_extension(db.get(), 1);
-    char* err = nullptr;
-    if (sqlite3_load_extension(db.get(), path.c_str(), nullptr, &err) != SQLITE_OK) {
-      std::string msg = err != nullptr ? err : "unknown error";
-      sqlite3_free(err);
-      return Status(Code::kInvalidArgument, "cannot load " + path + ": " + msg);
-    }
+    RETURN_IF_ERROR(LoadCaptureExtension(db.get(), path));
     ASSIGN_OR_RETURN(capture, db.Prepare("SELECT slipway_capture()"));
     session = true;
     return Status::Ok();

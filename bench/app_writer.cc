@@ -96,13 +96,7 @@ class Writer {
     // `w` is heap-allocated, so the pointer stays valid for the connection.
     sqlite3_busy_handler(w->db_.get(), &Writer::OnBusy, w.get());
     if (!opt.session_extension.empty()) {
-      sqlite3_enable_load_extension(w->db_.get(), 1);
-      char* err = nullptr;
-      if (sqlite3_load_extension(w->db_.get(), opt.session_extension.c_str(), nullptr, &err) != SQLITE_OK) {
-        std::string msg = err != nullptr ? err : "unknown error";
-        sqlite3_free(err);
-        return InvalidArgument("cannot load " + opt.session_extension + ": " + msg);
-      }
+      RETURN_IF_ERROR(LoadCaptureExtension(w->db_.get(), opt.session_extension));
       ASSIGN_OR_RETURN(w->capture_, w->db_.Prepare("SELECT slipway_capture()"));
     }
     ASSIGN_OR_RETURN(w->races_, w->IdRange("races"));

@@ -34,7 +34,6 @@
 // Prints a table (changes/s, x best baseline) and writes
 // OUT/apply_bench.json.
 
-#include <cctype>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,16 +69,6 @@
 namespace slipway::bench {
 namespace {
 
-// slipway's human lines group digits ("12,345 changes"): the plain number.
-std::string WithoutDigitGroups(const std::string& text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const bool grouping = text[i] == ',' && i > 0 && i + 1 < text.size() && std::isdigit(static_cast<unsigned char>(text[i - 1])) &&
-                          std::isdigit(static_cast<unsigned char>(text[i + 1]));
-    if (!grouping) out += text[i];
-  }
-  return out;
-}
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;

@@ -1,14 +1,20 @@
 #pragma once
 // Small helpers shared by the bench tools: a seeded random generator (so a
 // workload is reproducible from its seed), civil-date formatting without the
-// C library's time zone state, and strict number parsing for options.
+// C library's time zone state, strict number parsing for options, reading
+// slipway's human output, and loading session capture's extension as an app
+// does.
 // Thread-safety: Rng is a value type, one per thread; the functions are pure.
 
+#include <sqlite3.h>
+
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "common/status.h"
@@ -97,6 +103,35 @@ inline Result<double> ParseDouble(const std::string& option, const std::string& 
     return InvalidArgument("option --" + option + " needs a number, got '" + text + "'");
   }
   return v;
+}
+
+// slipway's human lines group digits ("12,345 changes"): the plain numbers.
+inline std::string WithoutDigitGroups(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const bool grouping = text[i] == ',' && i > 0 && i + 1 < text.size() &&
+                          std::isdigit(static_cast<unsigned char>(text[i - 1])) &&
+                          std::isdigit(static_cast<unsigned char>(text[i + 1]));
+    if (!grouping) out += text[i];
+  }
+  return out;
+}
+
+// Where the build puts session capture's extension, from the folder of a
+// bench binary (build/bench).
+inline std::string CaptureExtensionPath(const std::filesystem::path& bench_dir) {
+  return (bench_dir / "../libslipway_capture.so").lexically_normal().string();
+}
+
+// Loads session capture's extension into an app's connection, as an app
+// loads an SQLite extension.
+inline Status LoadCaptureExtension(sqlite3* db, const std::string& path) {
+  sqlite3_enable_load_extension(db, 1);
+  char* err = nullptr;
+  if (sqlite3_load_extension(db, path.c_str(), nullptr, &err) == SQLITE_OK) return Status::Ok();
+  std::string msg = err != nullptr ? err : "unknown error";
+  sqlite3_free(err);
+  return Status(Code::kInvalidArgument, "cannot load " + path + ": " + msg);
 }
 
 }  // namespace slipway::bench

@@ -169,7 +169,7 @@ Status RunStep(const Options& o, const std::string& writer, const std::string& s
                                    std::to_string(st.seconds), "--rows-per-tx", "1", "--seed", std::to_string(st.rate)};
   if (o.capture == "session") {
     argv.push_back("--session-extension");
-    argv.push_back((o.bin / "../libslipway_capture.so").lexically_normal().string());
+    argv.push_back(CaptureExtensionPath(o.bin));
   }
   pid_t pid = SpawnProcess(argv, log);
   auto next = t0;

@@ -40,7 +40,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -249,15 +248,9 @@ Status StopStream(Subject& s) {
   ::kill(s.stream, SIGTERM);
   const int rc = WaitProcess(s.stream);
   s.stream = 0;
-  std::string log = ReadFile(s.stream_log);
-  if (rc != 0) return Internal(s.arm->name + ": slipway stream exited " + std::to_string(rc) + ": " + log);
-  // The summary line groups digits ("1,234"): read the plain numbers.
-  for (size_t i = 1; i + 1 < log.size(); ++i) {
-    if (log[i] == ',' && std::isdigit(static_cast<unsigned char>(log[i - 1])) &&
-        std::isdigit(static_cast<unsigned char>(log[i + 1]))) {
-      log.erase(i, 1);
-    }
-  }
+  const std::string raw = ReadFile(s.stream_log);
+  if (rc != 0) return Internal(s.arm->name + ": slipway stream exited " + std::to_string(rc) + ": " + raw);
+  const std::string log = WithoutDigitGroups(raw);
   const size_t p = log.rfind("stream stopped:");
   long long ckpts = -1, frames = -1;
   if (p != std::string::npos) {
@@ -296,7 +289,7 @@ Status OpenSubject(const Options& o, Server& server, PgConn& admin, const std::s
   sqlite3_wal_hook(s.db.get(), WalHook, &s.counters);
   sqlite3_busy_handler(s.db.get(), BusyHandler, &s.counters);
   ASSIGN_OR_RETURN(s.st, AppStatements::Prepare(s.db));
-  if (s.arm->session) RETURN_IF_ERROR(s.st.UseSession(s.db, (o.bin / "../libslipway_capture.so").lexically_normal().string()));
+  if (s.arm->session) RETURN_IF_ERROR(s.st.UseSession(s.db, CaptureExtensionPath(o.bin)));
   if (s.arm->stream) RETURN_IF_ERROR(StartStream(server, slipway, s));
   return Status::Ok();
 }
