@@ -7,14 +7,7 @@
 set -euo pipefail
 build=${1:?usage: package_build.sh BUILD_DIR OUT_DIR}
 out=${2:?usage: package_build.sh BUILD_DIR OUT_DIR}
-fail() { echo "package_build: FAIL: $*" >&2; exit 1; }
-for tool in cpack dpkg-deb; do
-  if ! command -v "$tool" >/dev/null; then
-    if [[ "${CI:-}" == true ]]; then fail "$tool is required (deploy/setup.sh installs it)"; fi
-    echo "package_build: $tool not installed, skipped" >&2
-    exit 77
-  fi
-done
+source "$(dirname "$0")/package_tools.sh" package_build
 [[ -x "$build/slipway" && -f "$build/libslipway_capture.so" ]] || fail "no $build/slipway or $build/libslipway_capture.so: build the targets slipway, slipway_capture and slipway_docs first"
 rm -rf "$out"
 mkdir -p "$out"

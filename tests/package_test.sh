@@ -8,14 +8,7 @@
 # Missing cpack or dpkg-deb: skipped (exit 77), a failure with CI=true.
 set -euo pipefail
 build=${1:?usage: package_test.sh BUILD_DIR}
-fail() { echo "package_test: FAIL: $*" >&2; exit 1; }
-for tool in cpack dpkg-deb; do
-  if ! command -v "$tool" >/dev/null; then
-    if [[ "${CI:-}" == true ]]; then fail "$tool is required (deploy/setup.sh installs it)"; fi
-    echo "package_test: $tool not installed, skipped" >&2
-    exit 77
-  fi
-done
+source "$(dirname "$0")/package_tools.sh" package_test
 scratch=$(mktemp -d /tmp/slipway-package-test.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 
