@@ -24,8 +24,6 @@ namespace slipway::cli {
 
 namespace {
 
-std::string FormatDuration(double ms) { return FormatDurationMs(ms); }
-
 // One line for a step: "running, 540,000 of 1,000,000 rows (54%), 250,000
 // rows/s, about 2.0 s left, copying results".
 std::string StepLine(const nlohmann::json& p) {
@@ -39,7 +37,7 @@ std::string StepLine(const nlohmann::json& p) {
   std::string line = buf;
   if (p.value("state", "") == "running") {
     if (p.contains("eta_seconds") && p["eta_seconds"].is_number()) {
-      line += ", about " + FormatDuration(1000.0 * p["eta_seconds"].get<double>()) + " left";
+      line += ", about " + FormatDurationMs(1000.0 * p["eta_seconds"].get<double>()) + " left";
     }
     std::string copying;
     for (const auto& t : p.value("tables", nlohmann::json::array())) {
@@ -176,7 +174,7 @@ void PrintCompact(const StatusReport& r, const std::string& refresh) {
   int64_t lag_changes = reverse ? figures.value("lag_changes", int64_t{0}) : j.value("lag_changes", int64_t{0});
   double lag_ms = reverse ? figures.value("lag_ms", 0.0) : j.value("lag_ms", 0.0);
   if (j.contains("lag_changes") || reverse) {
-    std::printf("lag         %s changes, %s\n", FormatCount(lag_changes).c_str(), FormatDuration(lag_ms).c_str());
+    std::printf("lag         %s changes, %s\n", FormatCount(lag_changes).c_str(), FormatDurationMs(lag_ms).c_str());
   }
   if (running) {
     const double rate = figures.value("rate", 0.0);
@@ -184,7 +182,7 @@ void PrintCompact(const StatusReport& r, const std::string& refresh) {
     if (lag_changes == 0) {
       std::printf(", caught up\n");
     } else if (rate > 0) {
-      std::printf(", backlog clears in about %s\n", FormatDuration(1000.0 * static_cast<double>(lag_changes) / rate).c_str());
+      std::printf(", backlog clears in about %s\n", FormatDurationMs(1000.0 * static_cast<double>(lag_changes) / rate).c_str());
     } else {
       std::printf(", backlog of %s changes not moving\n", FormatCount(lag_changes).c_str());
     }
@@ -252,7 +250,7 @@ int RunStatus(const std::vector<std::string>& argv) {
     } else if (json_out) {
       std::printf("%s\n", r->json.dump(args->Has("watch") ? -1 : 2).c_str());
     } else if (terminal) {
-      PrintCompact(*r, args->Has("watch") ? "every " + FormatDuration(static_cast<double>(*interval)) : "");
+      PrintCompact(*r, args->Has("watch") ? "every " + FormatDurationMs(static_cast<double>(*interval)) : "");
     } else {
       if (args->Has("watch")) std::printf("--- %s\n", NowUtc().c_str());
       PrintPlain(*r);
