@@ -8,6 +8,8 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstring>
 #include <random>
 #include <set>
 #include <thread>
@@ -34,6 +36,14 @@ class AppConn {
     }
   }
   ~AppConn() { sqlite3_close_v2(db_); }
+  // sqlite3_close(), which fails while any statement of the connection is
+  // unfinalized; the connection is gone when it succeeds.
+  int Close() {
+    const int rc = sqlite3_close(db_);
+    if (rc == SQLITE_OK) db_ = nullptr;
+    return rc;
+  }
+  sqlite3* get() { return db_; }
   AppConn(const AppConn&) = delete;
   AppConn& operator=(const AppConn&) = delete;
 
@@ -241,6 +251,209 @@ TEST_F(SessionCaptureTest, NullKeyRowsAreRecordedByTheTriggers) {
   app.Must("BEGIN; INSERT INTO tk VALUES (NULL, 'none'); UPDATE tk SET v = 'x' WHERE k IS NULL; SELECT slipway_capture(); COMMIT");
   EXPECT_EQ(Changelog("tid = " + std::to_string(tk) + " AND k1 IS NULL"), 2);
   EXPECT_EQ(Changelog("tid = 0"), 1) << "the first transaction was the session's";
+}
+
+// The patchsets of one connection's transactions, newer than `after`, in
+// commit order.
+std::vector<std::string> Patchsets(const std::string& path, int64_t after) {
+  std::vector<std::string> out;
+  auto d = Db::Open(path, Db::Mode::kReadOnly);
+  EXPECT_TRUE(d.ok());
+  auto st = d->Prepare("SELECT k1 FROM _slipway_changelog WHERE tid = 0 AND seq > ?1 ORDER BY seq");
+  EXPECT_TRUE(st.ok());
+  st->Bind(1, after);
+  while (*st->Step()) out.emplace_back(st->BlobView(0));
+  return out;
+}
+
+int64_t NewestSeq(const std::string& path) {
+  auto d = Db::Open(path, Db::Mode::kReadOnly);
+  EXPECT_TRUE(d.ok());
+  auto n = d->QueryInt("SELECT coalesce(max(seq), 0) FROM _slipway_changelog");
+  EXPECT_TRUE(n.ok());
+  return n.ok() ? n->value_or(0) : 0;
+}
+
+// Every row of `table`, in order, each value with its storage class.
+std::string Dump(sqlite3* db, const std::string& table) {
+  sqlite3_stmt* st = nullptr;
+  std::string out;
+  EXPECT_EQ(sqlite3_prepare_v2(db, ("SELECT * FROM \"" + table + "\"").c_str(), -1, &st, nullptr), SQLITE_OK);
+  std::string order;
+  for (int i = 1; i <= sqlite3_column_count(st); ++i) order += (i > 1 ? ", " : "") + std::to_string(i);
+  sqlite3_finalize(st);
+  EXPECT_EQ(sqlite3_prepare_v2(db, ("SELECT * FROM \"" + table + "\" ORDER BY " + order).c_str(), -1, &st, nullptr),
+            SQLITE_OK);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    for (int i = 0; i < sqlite3_column_count(st); ++i) {
+      sqlite3_value* v = sqlite3_column_value(st, i);
+      out += std::to_string(sqlite3_value_type(v)) + ":";
+      if (sqlite3_value_type(v) == SQLITE_FLOAT) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%a", sqlite3_value_double(v));
+        out += buf;
+      } else if (sqlite3_value_type(v) != SQLITE_NULL) {
+        out += std::string(static_cast<const char*>(sqlite3_value_blob(v)) ? static_cast<const char*>(sqlite3_value_blob(v)) : "",
+                           static_cast<size_t>(sqlite3_value_bytes(v)));
+      }
+      out += "|";
+    }
+    out += "\n";
+  }
+  sqlite3_finalize(st);
+  return out;
+}
+
+constexpr const char* kValuesSchema = R"sql(
+  PRAGMA journal_mode=WAL;
+  CREATE TABLE acct (id INTEGER PRIMARY KEY, owner TEXT NOT NULL UNIQUE, bal INTEGER NOT NULL);
+  CREATE TABLE pairs (v TEXT, b TEXT NOT NULL, a INTEGER NOT NULL, PRIMARY KEY (a, b)) WITHOUT ROWID;
+  CREATE TABLE tk (k TEXT PRIMARY KEY, v TEXT);
+  CREATE TABLE ik (id INT PRIMARY KEY, v BLOB, w REAL);
+  CREATE TABLE vals (id INTEGER PRIMARY KEY, i INTEGER, r REAL, t TEXT, b BLOB, n NUMERIC, a);
+  INSERT INTO acct (id, owner, bal) VALUES (1, 'ann', 100), (2, 'bob', 100);
+  INSERT INTO pairs VALUES ('p', 'x', 1), ('q', 'y', 2);
+  INSERT INTO tk VALUES ('a', 'one');
+  INSERT INTO ik VALUES (5, x'01', 1.5);
+  INSERT INTO vals VALUES (1, 1, 1.25, 'one', x'00', 1, 'a');
+)sql";
+
+const std::vector<std::string> kValuesTables = {"acct", "pairs", "tk", "ik", "vals"};
+
+// What the extension writes is a patchset, as SQLite's session extension
+// writes it: byte for byte for single-row transactions (for an update, one
+// that changes every column but the key), and, applied with
+// sqlite3changeset_apply() to a copy taken before, it turns that copy into
+// the file the app's transactions made.
+TEST_F(SessionCaptureTest, PatchsetsMatchTheSessionExtensionAndReplayTheTransactions) {
+  Snapshot(kValuesSchema, "session");
+  const std::string before = dir_ + "/before.db", twin = dir_ + "/twin.db";
+  {
+    AppConn plain(db_, /*session=*/false);
+    plain.Must("VACUUM INTO '" + before + "'");
+    plain.Must("VACUUM INTO '" + twin + "'");
+  }
+  const int64_t start = NewestSeq(db_);
+  AppConn app(db_, /*session=*/true);
+  AppConn other(twin, /*session=*/false);
+  other.Must("PRAGMA journal_mode=WAL");
+
+  // Single-row transactions: the same statement on the twin file, recorded
+  // there by a session object.
+  const std::vector<std::string> single = {
+      "INSERT INTO acct VALUES (3, 'cy', -7)",
+      "INSERT INTO vals VALUES (2, 9223372036854775807, -0.5, 'h\xC3\xA9llo', x'00ff10', 12.5, NULL)",
+      "INSERT INTO vals VALUES (3, -9223372036854775808, 1e300, '', x'', 8, '')",
+      "INSERT INTO vals VALUES (4, 0, 3, NULL, NULL, 7, 'four')",
+      "INSERT INTO pairs VALUES (NULL, 'zz', 300)",
+      "INSERT INTO tk VALUES ('b', 'two')",
+      "INSERT INTO ik VALUES (-1, x'abcd', 2)",
+      "UPDATE vals SET i = i - 1, r = 2.75, t = 'changed', b = x'01', n = 3, a = 'x' WHERE id = 1",
+      "UPDATE acct SET owner = 'anne', bal = 1 WHERE id = 1",
+      "UPDATE pairs SET v = 'pp' WHERE a = 1 AND b = 'x'",
+      "DELETE FROM vals WHERE id = 3",
+      "DELETE FROM pairs WHERE a = 2",
+      "DELETE FROM tk WHERE k = 'a'",
+      "DELETE FROM ik WHERE id = 5",
+      "DELETE FROM acct WHERE id = 2",
+  };
+  for (const std::string& sql : single) {
+    const int64_t seq = NewestSeq(db_);
+    app.Must("BEGIN; " + sql + "; SELECT slipway_capture(); COMMIT");
+    std::vector<std::string> ours = Patchsets(db_, seq);
+    ASSERT_EQ(ours.size(), 1u) << sql;
+
+    sqlite3_session* session = nullptr;
+    ASSERT_EQ(sqlite3session_create(other.get(), "main", &session), SQLITE_OK);
+    sqlite3session_table_filter(
+        session, [](void*, const char* name) { return std::strncmp(name, "_slipway_", 9) == 0 ? 0 : 1; }, nullptr);
+    ASSERT_EQ(sqlite3session_attach(session, nullptr), SQLITE_OK);
+    other.Must(sql);
+    int n = 0;
+    void* theirs = nullptr;
+    ASSERT_EQ(sqlite3session_patchset(session, &n, &theirs), SQLITE_OK);
+    const std::string expected(static_cast<const char*>(theirs), static_cast<size_t>(n));
+    sqlite3_free(theirs);
+    sqlite3session_delete(session);
+    EXPECT_EQ(ours[0], expected) << sql;
+  }
+
+  // Multi-row transactions of every kind, at random: applied in order to
+  // the copy taken before, they make the same file.
+  std::mt19937 rng(7);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  int next_id = 100;
+  for (int tx = 0; tx < 150; ++tx) {
+    std::string sql = "BEGIN;";
+    const int writes = 1 + pick(8);
+    for (int w = 0; w < writes; ++w) {
+      const int id = next_id++;
+      const std::string sid = std::to_string(id), other_id = std::to_string(100 + pick(id - 99));
+      switch (pick(12)) {
+        case 0: sql += "INSERT INTO acct VALUES (" + sid + ", 'o" + sid + "', " + std::to_string(pick(1000)) + ");"; break;
+        case 1: sql += "UPDATE acct SET bal = bal + 1 WHERE id % 7 = " + std::to_string(pick(7)) + ";"; break;
+        case 2: sql += "UPDATE acct SET id = " + sid + " WHERE id = (SELECT max(id) FROM acct WHERE id < " + sid + ");"; break;
+        case 3: sql += "INSERT OR REPLACE INTO acct VALUES (" + sid + ", 'o" + other_id + "', 1);"; break;
+        case 4: sql += "DELETE FROM acct WHERE id = " + other_id + ";"; break;
+        case 5: sql += "INSERT INTO pairs VALUES ('v', 'b" + std::to_string(pick(5)) + "', " + std::to_string(pick(20)) +
+                       ") ON CONFLICT (a, b) DO UPDATE SET v = coalesce(v, '') || '+';"; break;
+        case 6: sql += "UPDATE OR REPLACE pairs SET a = a + 1000 WHERE a = " + std::to_string(pick(20)) + ";"; break;
+        case 7: sql += "INSERT OR REPLACE INTO tk VALUES ('k" + std::to_string(pick(30)) + "', hex(randomblob(3)));"; break;
+        case 8: sql += "UPDATE OR REPLACE tk SET k = k || 'x' WHERE k = 'k" + std::to_string(pick(30)) + "';"; break;
+        case 9: sql += "INSERT OR IGNORE INTO ik VALUES (" + std::to_string(pick(50)) + ", randomblob(2), " +
+                       std::to_string(pick(9)) + ");"; break;
+        case 10: sql += "INSERT INTO vals VALUES (" + sid + ", " + std::to_string(pick(1 << 30) - (1 << 29)) + ", " +
+                        std::to_string(pick(100)) + " / 8.0, 't', randomblob(4), '" + std::to_string(pick(9)) + ".5', 'a" +
+                        std::to_string(pick(3)) + "');"; break;
+        default: sql += "UPDATE vals SET r = r * 2, a = NULL WHERE id % 5 = " + std::to_string(pick(5)) + ";"; break;
+      }
+    }
+    app.Must(sql + "SELECT slipway_capture(); COMMIT");
+  }
+  std::vector<std::string> sets = Patchsets(db_, start);
+  ASSERT_GT(sets.size(), 100u);
+  AppConn replay(before, /*session=*/false);
+  for (size_t i = 0; i < sets.size(); ++i) {
+    int conflicts = 0;
+    const int rc = sqlite3changeset_apply(
+        replay.get(), static_cast<int>(sets[i].size()), sets[i].data(), nullptr,
+        [](void* ctx, int, sqlite3_changeset_iter*) {
+          ++*static_cast<int*>(ctx);
+          return SQLITE_CHANGESET_ABORT;
+        },
+        &conflicts);
+    ASSERT_EQ(rc, SQLITE_OK) << "patchset " << i << ": " << sqlite3_errmsg(replay.get());
+    ASSERT_EQ(conflicts, 0) << "patchset " << i;
+  }
+  for (const std::string& t : kValuesTables) EXPECT_EQ(Dump(replay.get(), t), Dump(app.get(), t)) << t;
+
+  // The statement the extension keeps prepared does not keep the connection
+  // from closing.
+  EXPECT_EQ(app.Close(), SQLITE_OK);
+  CatchUpAndVerify();
+}
+
+// An app that sets its own preupdate, commit or rollback hook after the
+// extension loaded takes them from the extension: the next session-mode
+// trigger finds that, takes them back and records its row itself.
+TEST_F(SessionCaptureTest, HooksTakenByTheAppAreTakenBackAndNoRowIsLost) {
+  Snapshot(kSchema, "session");
+  const int64_t acct = Tid("acct");
+  AppConn app(db_, /*session=*/true);
+  app.Must("BEGIN; UPDATE acct SET bal = bal + 1 WHERE id = 1; SELECT slipway_capture(); COMMIT");
+  EXPECT_EQ(Changelog("tid = 0"), 1);
+  sqlite3_preupdate_hook(
+      app.get(), [](void*, sqlite3*, int, const char*, const char*, sqlite3_int64, sqlite3_int64) {}, nullptr);
+  app.Must("BEGIN; UPDATE acct SET bal = bal + 1 WHERE id = 2; UPDATE acct SET bal = bal + 1 WHERE id = 3;"
+           "SELECT slipway_capture(); COMMIT");
+  EXPECT_EQ(Changelog("tid = " + std::to_string(acct)), 1) << "the row after the hook was taken: the trigger's";
+  EXPECT_EQ(Changelog("tid = 0"), 2) << "the next row: the extension's again";
+  sqlite3_commit_hook(app.get(), nullptr, nullptr);
+  app.Must("BEGIN; UPDATE acct SET bal = bal + 1 WHERE id = 4; SELECT slipway_capture(); COMMIT");
+  EXPECT_EQ(Changelog("tid = " + std::to_string(acct)), 2);
+  app.Must("BEGIN; UPDATE acct SET bal = bal + 1 WHERE id = 4");
+  EXPECT_EQ(app.Exec("COMMIT"), SQLITE_CONSTRAINT_COMMITHOOK) << "the commit hook is the extension's again";
+  CatchUpAndVerify();
 }
 
 // The same writer as the trigger-mode tests, through the extension, while
