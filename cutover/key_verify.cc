@@ -67,6 +67,12 @@ struct KeyRow {
 
 }  // namespace
 
+Status TouchedMismatch(const std::string& check, const std::vector<TouchedDifference>& diffs) {
+  const TouchedDifference& d = diffs.at(0);
+  return Status(Code::kMismatch, check + ": table " + d.table + " " + d.key + " " + d.what + " (" +
+                                     std::to_string(diffs.size()) + " differences); the app's database stays live");
+}
+
 Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& target, const schema::Plan& plan,
                                                      const std::map<std::string, int>& tids, int64_t from, int64_t to,
                                                      bool skip_touched_after) {

@@ -23,6 +23,12 @@ struct TouchedDifference {
   std::string what;  // "missing in target", "extra in target", "column c: source X, target Y", "count ..."
 };
 
+// What stops a move when a touched-key check found `diffs` (not empty):
+// kMismatch naming the check, the first difference's table, key and what
+// differs, and how many there are. The move stops before its fence, so the
+// app's database stays live.
+Status TouchedMismatch(const std::string& check, const std::vector<TouchedDifference>& diffs);
+
 // REQUIRES: `source` is inside a transaction that sees the range's end; the
 // target holds the applied range.
 // With `skip_touched_after`, keys touched again after `to` (in the source's
