@@ -314,11 +314,7 @@ class Cutover {
     RETURN_IF_ERROR(Bound());
     ASSIGN_OR_RETURN(std::vector<TouchedDifference> diffs, move_->VerifyFrozen());
     step("verify");
-    if (!diffs.empty()) {
-      return Status(Code::kMismatch, "verification inside the freeze: table " + diffs[0].table + " " + diffs[0].key + " " +
-                                         diffs[0].what + " (" + std::to_string(diffs.size()) +
-                                         " differences); the app's database stays live");
-    }
+    if (!diffs.empty()) return TouchedMismatch("verification inside the freeze", diffs);
     step_ = "sequences";
     RETURN_IF_ERROR(Bound());
     RETURN_IF_ERROR(move_->SyncSequences());

@@ -109,12 +109,7 @@ class ForwardMove : public Move {
       auto diffs = VerifyTouchedKeys(c_.db, c_.pg, c_.plan, c_.tids, verified_seq_, applied_, /*skip_touched_after=*/true);
       (void)c_.db.Exec("COMMIT");
       RETURN_IF_ERROR(diffs.status());
-      if (!diffs->empty()) {
-        const TouchedDifference& d = (*diffs)[0];
-        return Status(Code::kMismatch, "verification of the keys touched before the freeze: table " + d.table + " " + d.key +
-                                           " " + d.what + " (" + std::to_string(diffs->size()) +
-                                           " differences); the app's database stays live");
-      }
+      if (!diffs->empty()) return TouchedMismatch("verification of the keys touched before the freeze", *diffs);
       verified_seq_ = applied_;
     }
     if (verified_seq_ > keys_from) {

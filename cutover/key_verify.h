@@ -12,7 +12,7 @@
 
 #include "common/pg.h"
 #include "common/sqlite.h"
-#include "replicator/change_source.h"
+#include "replicator/pg_source.h"
 #include "schema/plan.h"
 
 namespace slipway::cutover {
@@ -22,6 +22,12 @@ struct TouchedDifference {
   std::string key;
   std::string what;  // "missing in target", "extra in target", "column c: source X, target Y", "count ..."
 };
+
+// What stops a move when a touched-key check found `diffs` (not empty):
+// kMismatch naming the check, the first difference's table, key and what
+// differs, and how many there are. The move stops before its fence, so the
+// app's database stays live.
+Status TouchedMismatch(const std::string& check, const std::vector<TouchedDifference>& diffs);
 
 // REQUIRES: `source` is inside a transaction that sees the range's end; the
 // target holds the applied range.
@@ -39,11 +45,17 @@ Result<std::vector<TouchedDifference>> VerifyTouchedKeys(Db& source, PgConn& tar
 // longer holds must be gone from the file too.
 // REQUIRES: inside source.BeginRead(), which returned a position no older
 // than `to`; `db` sees everything applied up to `to`.
-Result<std::vector<TouchedDifference>> VerifyTouchedInSqlite(replicator::ChangeSource& source, Db& db,
+// With `skip_touched_after`, keys a transaction after `to` touched again (of
+// those the read sees) are left out: PostgreSQL may hold a newer row for them
+// than the file, which holds exactly `to` (a caller that owns the applier's
+// role, outside the freeze, checks them later). Every other key's row in the
+// read is its row as of `to` (pg_source.h, SettledRows).
+Result<std::vector<TouchedDifference>> VerifyTouchedInSqlite(replicator::PgChangelogSource& source, Db& db,
                                                          const schema::Plan& plan,
                                                          const std::map<std::string, int>& tids,
                                                          const replicator::Position& from,
-                                                         const replicator::Position& to);
+                                                         const replicator::Position& to,
+                                                         bool skip_touched_after = false);
 
 
 }  // namespace slipway::cutover

@@ -7,6 +7,7 @@
 // forward stream resumes from the cutover's position.
 #include <chrono>
 
+#include "common/count_format.h"
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "cutover/config_flip.h"
@@ -74,6 +75,57 @@ class ReverseMove : public Move {
     return VerifyBeforeFreeze(c_, applier_->plan(), std::move(vo), report);
   }
 
+  Status VerifyBeforeAttempt(CutoverReport* report) override {
+    if (c_.o.verify != VerifyMode::kChanged || verified_.snapshot.empty()) return Status::Ok();
+    return VerifyTouchedSoFar(report);
+  }
+
+  // The keys PostgreSQL's changelog holds between verified_ (the full
+  // verify's start, or the last check's position) and pos_, compared now,
+  // while the app still writes, so that the freeze compares only the keys
+  // touched after this. A few rounds, each over what the one before took.
+  //
+  // Why a comparison outside the freeze holds: the rollback holds the
+  // applier's role and the file is fenced against the app, so between its
+  // own rounds nothing writes SQLite, and the file holds, for every key
+  // touched up to pos_, its row as of the read of the last round whose
+  // window held it. PostgreSQL goes on changing while we compare, so its
+  // rows are read in one REPEATABLE READ snapshot N (BeginRead, newer than
+  // pos_), and a key's row in N differs from that only if a transaction
+  // visible in N and not in pos_ changed it. Every such transaction recorded
+  // the key in slipway.changelog in its own transaction, visible in N too:
+  // those keys are skipped (skip_touched_after) and fall in the freeze's
+  // window (pos_, drained]. A transaction still running at N shows neither
+  // its rows nor its changelog rows in N: the key's row read is the old one,
+  // and if it commits, its key is in the freeze's window. Bounded rounds
+  // (Bound()) do not change this: a round cut short at b applies rows read
+  // in its own later snapshot, but only for keys also touched after b, which
+  // the next window holds again.
+  Status VerifyTouchedSoFar(CutoverReport* report) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const replicator::Position keys_from = verified_;
+    for (int round = 0; round < 3; ++round) {
+      ASSIGN_OR_RETURN(const int64_t left, ApplyRound());
+      (void)left;
+      if (verified_ == pos_) break;
+      auto& source = applier_->source();
+      ASSIGN_OR_RETURN(replicator::Position now, source.BeginRead());
+      (void)now;  // no older than pos_: BeginRead takes a new snapshot
+      auto diffs = VerifyTouchedInSqlite(source, sink_, applier_->plan(), c_.tids, verified_, pos_,
+                                         /*skip_touched_after=*/true);
+      source.EndRead();
+      RETURN_IF_ERROR(diffs.status());
+      if (!diffs->empty()) return TouchedMismatch("verification of the keys touched before the freeze", *diffs);
+      verified_ = pos_;
+    }
+    if (!(verified_ == keys_from)) {
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      report->notes.push_back("keys touched up to position " + std::to_string(verified_.seq) +
+                              " verified before the freeze in " + FormatDurationMs(ms));
+    }
+    return Status::Ok();
+  }
+
   Result<int64_t> ApplyRound() override {
     replicator::RoundStats rs;
     ASSIGN_OR_RETURN(pos_, applier_->Round(pos_, &rs));
@@ -125,8 +177,9 @@ class ReverseMove : public Move {
     }
     if (c_.o.verify == VerifyMode::kNone) return diffs;
     if (!verified_.snapshot.empty() && !(verified_ == pos_)) {
-      // The keys touched since the full verify, read in one snapshot that
-      // holds every write there is (the tables are locked).
+      // The keys touched since the last verified position (the full
+      // verify's, or the last check before this attempt's), read in one
+      // snapshot that holds every write there is (the tables are locked).
       auto& source = applier_->source();
       ASSIGN_OR_RETURN(replicator::Position now, source.BeginRead());
       auto touched = VerifyTouchedInSqlite(source, sink_, applier_->plan(), c_.tids, verified_, pos_);
@@ -236,7 +289,9 @@ class ReverseMove : public Move {
   Db sink_;        // the SQLite file, triggers off
   std::unique_ptr<replicator::ReverseApplier> applier_;
   replicator::Position pos_;
-  replicator::Position verified_;  // where the full verify before the freeze found SQLite
+  // Every key touched up to here was found equal: the full verify's start,
+  // then the position of the last check before a freeze attempt.
+  replicator::Position verified_;
   int cycle_ = 0;
   std::string start_;
   bool locked_ = false;

@@ -10,19 +10,24 @@
 namespace slipway::replicator {
 namespace {
 
-// Changelog rows whose transaction is not visible in snapshot $1: every such
-// transaction id is at or above the snapshot's xmin (the index's range); the
-// round's own snapshot hides the ones that had not committed when it began.
-constexpr const char* kAfter =
-    " FROM slipway.changelog WHERE txid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(txid, "
-    "$1::pg_snapshot)";
+// Changelog rows (`c`: their alias, "win." say, or "" for the table) whose
+// transaction is not visible in snapshot $n: every such transaction id is at
+// or above the snapshot's xmin (the index's range); the round's own snapshot
+// hides the ones that had not committed when it began.
+std::string NotSeenBy(const std::string& c, int n) {
+  const std::string s = "$" + std::to_string(n) + "::pg_snapshot";
+  return c + "txid >= pg_snapshot_xmin(" + s + ") AND NOT pg_visible_in_snapshot(" + c + "txid, " + s + ")";
+}
+// Those whose transaction is visible in snapshot $n. The upper bound on txid
+// keeps the index range to the window when Bound() cut it short.
+std::string SeenBy(const std::string& c, int n) {
+  const std::string s = "$" + std::to_string(n) + "::pg_snapshot";
+  return c + "txid < pg_snapshot_xmax(" + s + ") AND pg_visible_in_snapshot(" + c + "txid, " + s + ")";
+}
+const std::string kAfter = " FROM slipway.changelog WHERE " + NotSeenBy("", 1);
 // The window (from, to]: after snapshot $1 and visible in snapshot $2. `to`
 // is the round's own snapshot, or one cut short of it by Bound().
-// The upper bound on txid keeps the index range to the window when Bound()
-// cut it short.
-const std::string kWindow = std::string(kAfter) +
-                            " AND txid < pg_snapshot_xmax($2::pg_snapshot) AND pg_visible_in_snapshot(txid, "
-                            "$2::pg_snapshot)";
+const std::string kWindow = kAfter + " AND " + SeenBy("", 2);
 
 // A pg_snapshot's text form, "xmin:xmax:xip,xip,...".
 struct Snapshot {
@@ -132,6 +137,29 @@ std::string SelectColumns(const TableSql& sql) {
   return select;
 }
 
+// The type a recorded key component is cast to, so that it compares (and
+// finds rows) as the key column's values do.
+std::string KeyType(const PgChangelogSource::Table& t, size_t i) {
+  return t.sql.rowid_keyed ? "bigint" : t.key_cols[i]->type.Sql();
+}
+
+// The window's changelog rows of table $3 (alias win): with `settled`, less
+// those whose key a transaction after `to` ($2) touched again, as far as the
+// read sees (a change not yet committed cannot show in the rows it reads).
+// Keys match by their type's equality (1.0 and 1.00 are one numeric key).
+std::string WindowOf(const PgChangelogSource::Table& t, bool settled) {
+  std::string w =
+      " FROM slipway.changelog win WHERE win.tid = $3 AND " + NotSeenBy("win.", 1) + " AND " + SeenBy("win.", 2);
+  if (!settled) return w;
+  std::string same;
+  for (size_t i = 0; i < t.sql.pg_key.size(); ++i) {
+    const std::string k = "k" + std::to_string(i + 1), type = KeyType(t, i);
+    same += " AND later." + k + "::" + type + " = win." + k + "::" + type;
+  }
+  return w + " AND NOT EXISTS (SELECT 1 FROM slipway.changelog later WHERE later.tid = $3 AND " + NotSeenBy("later.", 2) +
+         same + ")";
+}
+
 }  // namespace
 
 PgChangelogSource::PgChangelogSource(PgConn& pg, const schema::Plan& plan, const std::map<std::string, int>& tids)
@@ -212,27 +240,44 @@ Result<std::vector<TableTouch>> PgChangelogSource::Touched(const Position& from,
 }
 
 Result<std::unique_ptr<RowCursor>> PgChangelogSource::Keys(int tid, const Position& from, const Position& to) {
+  return WindowKeys(tid, from, to, /*settled=*/false);
+}
+
+Result<std::unique_ptr<RowCursor>> PgChangelogSource::Rows(int tid, const Position& from, const Position& to) {
+  return WindowRows(tid, from, to, /*settled=*/false);
+}
+
+Result<std::unique_ptr<RowCursor>> PgChangelogSource::SettledKeys(int tid, const Position& from, const Position& to) {
+  return WindowKeys(tid, from, to, /*settled=*/true);
+}
+
+Result<std::unique_ptr<RowCursor>> PgChangelogSource::SettledRows(int tid, const Position& from, const Position& to) {
+  return WindowRows(tid, from, to, /*settled=*/true);
+}
+
+Result<std::unique_ptr<RowCursor>> PgChangelogSource::WindowKeys(int tid, const Position& from, const Position& to,
+                                                                 bool settled) {
   ASSIGN_OR_RETURN(const Table* t, Find(tid));
   std::string cols;
-  for (size_t i = 0; i < t->sql.pg_key.size(); ++i) cols += (i ? ", k" : "k") + std::to_string(i + 1);
-  ASSIGN_OR_RETURN(PgResult r, pg_.ExecParams("SELECT DISTINCT " + cols + kWindow + " AND tid = $3",
+  for (size_t i = 0; i < t->sql.pg_key.size(); ++i) cols += (i ? ", win.k" : "win.k") + std::to_string(i + 1);
+  ASSIGN_OR_RETURN(PgResult r, pg_.ExecParams("SELECT DISTINCT " + cols + WindowOf(*t, settled),
                                               {from.snapshot, to.snapshot, std::to_string(tid)}));
   return std::unique_ptr<RowCursor>(std::make_unique<PgRowsCursor>(std::move(r), *t, /*key=*/true));
 }
 
-Result<std::unique_ptr<RowCursor>> PgChangelogSource::Rows(int tid, const Position& from, const Position& to) {
+Result<std::unique_ptr<RowCursor>> PgChangelogSource::WindowRows(int tid, const Position& from, const Position& to,
+                                                                 bool settled) {
   ASSIGN_OR_RETURN(const Table* t, Find(tid));
   // The recorded key text cast back to each key column's type, so the
   // target's key index finds the rows.
   std::string lhs = "(", keys;
   for (size_t i = 0; i < t->sql.pg_key.size(); ++i) {
-    const std::string type = t->sql.rowid_keyed ? "bigint" : t->key_cols[i]->type.Sql();
     lhs += (i ? ", " : "") + t->sql.pg_key[i];
-    keys += (i ? ", k" : "k") + std::to_string(i + 1) + "::" + type;
+    keys += (i ? ", win.k" : "win.k") + std::to_string(i + 1) + "::" + KeyType(*t, i);
   }
   lhs += ")";
   ASSIGN_OR_RETURN(PgResult r, pg_.ExecParams(SelectColumns(t->sql) + " FROM " + t->sql.pg_table + " WHERE " + lhs +
-                                                  " IN (SELECT " + keys + kWindow + " AND tid = $3)",
+                                                  " IN (SELECT " + keys + WindowOf(*t, settled) + ")",
                                               {from.snapshot, to.snapshot, std::to_string(tid)}));
   return std::unique_ptr<RowCursor>(std::make_unique<PgRowsCursor>(std::move(r), *t, /*key=*/false));
 }

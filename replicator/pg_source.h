@@ -37,6 +37,16 @@ class PgChangelogSource : public ChangeSource {
   Result<std::unique_ptr<RowCursor>> Rows(int tid, const Position& from, const Position& to) override;
   Result<std::unique_ptr<RowCursor>> AllRows(int tid) override;
 
+  // Keys() and Rows() less the keys a transaction after `to` touched again,
+  // of those this read sees. REQUIRES: inside BeginRead(), which returned a
+  // position no older than `to`. Every write to a replicated table records
+  // its keys in its own transaction, so a key no transaction between `to`
+  // and the read touched has, in the read, exactly its row as of `to`: a
+  // side that holds exactly `to` can be compared with it while the app goes
+  // on writing (the keys left out are compared later, once they settle).
+  Result<std::unique_ptr<RowCursor>> SettledKeys(int tid, const Position& from, const Position& to);
+  Result<std::unique_ptr<RowCursor>> SettledRows(int tid, const Position& from, const Position& to);
+
   // REQUIRES: inside BeginRead(), which returned `to`. A position between
   // `from` and `to` whose window holds about `max_changes` changes (whole
   // transactions: one bigger transaction is taken whole), or `to` when the
@@ -86,6 +96,8 @@ class PgChangelogSource : public ChangeSource {
 
  private:
   Result<const Table*> Find(int tid) const;
+  Result<std::unique_ptr<RowCursor>> WindowKeys(int tid, const Position& from, const Position& to, bool settled);
+  Result<std::unique_ptr<RowCursor>> WindowRows(int tid, const Position& from, const Position& to, bool settled);
 
   PgConn& pg_;
   std::string pg_schema_;

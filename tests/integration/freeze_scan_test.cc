@@ -171,10 +171,10 @@ class FreezeScanTest : public TargetTest {
       EXPECT_FALSE(std::regex_search(p, full_scan)) << what << ": a whole table read inside the freeze:\n" << p;
       touching += std::regex_search(p, touches) ? 1 : 0;
     }
-    // The cutover compares the keys touched so far before each freeze
-    // attempt: when the app wrote nothing after that, its freeze has no key
-    // to compare, and the plans logged in it (the drain's, the fence's) show
-    // that the log is read.
+    // The cutover and the rollback compare the keys touched so far before
+    // each freeze attempt: when the app wrote nothing after that, the freeze
+    // has no key to compare, and the plans logged in it (the drain's, the
+    // fence's) show that the log is read.
     bool verified_before = false;
     for (const auto& note : report.value("notes", nlohmann::json::array())) {
       verified_before = verified_before || note.get<std::string>().find(" verified before the freeze in ") != std::string::npos;

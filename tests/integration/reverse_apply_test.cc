@@ -522,6 +522,77 @@ TEST_F(ReverseApplyTest, TouchedKeysAreComparedWithTheFile) {
                      }));
 }
 
+// Compared while the app goes on writing (the rollback's check before each
+// freeze attempt): the file holds exactly the applied position, PostgreSQL
+// has moved on. Keys touched again after the position by a committed
+// transaction are left out (PostgreSQL holds newer rows for them, deleted
+// and inserted ones too); a key an open transaction is changing is still
+// compared, with the row that transaction has not committed yet.
+TEST_F(ReverseApplyTest, KeysTouchedAgainAfterThePositionAreLeftOut) {
+  CutOver("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n"
+          "CREATE TABLE pairs (a TEXT NOT NULL, b INTEGER NOT NULL, v TEXT, PRIMARY KEY (a, b)) WITHOUT ROWID;\n"
+          "INSERT INTO items VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four'), (5, 'five');\n"
+          "INSERT INTO pairs VALUES ('x', 1, 'p'), ('y', 2, 'q');");
+  schema::Plan plan;
+  std::map<std::string, int> tids;
+  int cycle = 0;
+  replicator::Position start;
+  ASSERT_NO_FATAL_FAILURE(LoadMove(&plan, &tids, &cycle, &start));
+  AppRuns("UPDATE items SET name = name || '-a' WHERE id IN (1, 3, 4, 5)");
+  AppRuns("DELETE FROM items WHERE id = 2");
+  AppRuns("UPDATE pairs SET v = 'p-a' WHERE a = 'x'");
+  AppRuns("UPDATE pairs SET v = 'q-a' WHERE a = 'y'");
+
+  auto pg = PgConn::Connect(target_);
+  ASSERT_TRUE(pg.ok());
+  ASSERT_TRUE(replicator::SetupSession(*pg, replicator::SessionRole::kApplier).ok());
+  auto sink = replicator::OpenReverseSinkDb(db_);
+  ASSERT_TRUE(sink.ok());
+  replicator::ReverseApplier applier(*pg, *sink, plan, tids, cycle);
+  replicator::RoundStats rs;
+  auto pos = applier.Round(start, &rs);
+  ASSERT_TRUE(pos.ok()) << pos.status().message();
+
+  // After the position: committed changes to keys of the window...
+  AppRuns("UPDATE items SET name = 'later' WHERE id = 1");
+  AppRuns("DELETE FROM items WHERE id = 3");
+  AppRuns("INSERT INTO items VALUES (2, 'back')");
+  AppRuns("UPDATE pairs SET v = 'later' WHERE a = 'x'");
+  // ...and one still running.
+  auto open = PgConn::Connect(target_);
+  ASSERT_TRUE(open.ok());
+  ASSERT_TRUE(open->Run("BEGIN").ok());
+  ASSERT_TRUE(open->Run("UPDATE items SET name = 'uncommitted' WHERE id = 4").ok());
+
+  auto check = [&](bool skip_touched_after) {
+    auto& source = applier.source();
+    auto now = source.BeginRead();
+    EXPECT_TRUE(now.ok());
+    auto diffs = cutover::VerifyTouchedInSqlite(source, *sink, applier.plan(), tids, start, *pos, skip_touched_after);
+    source.EndRead();
+    EXPECT_TRUE(diffs.ok()) << diffs.status().message();
+    std::vector<std::string> out;
+    if (diffs.ok()) {
+      for (const auto& d : *diffs) out.push_back(d.table + " " + d.key + ": " + d.what);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_EQ(check(/*skip_touched_after=*/true), std::vector<std::string>{});
+  // Without the skip, PostgreSQL's newer rows would be taken for differences.
+  EXPECT_EQ(check(/*skip_touched_after=*/false).size(), 4u);
+
+  // Behind the reverse stream's back: the keys still compared find it.
+  ASSERT_TRUE(sink->Exec("UPDATE items SET name = 'planted' WHERE id IN (4, 5)").ok());
+  ASSERT_TRUE(sink->Exec("UPDATE pairs SET v = 'planted' WHERE a = 'y'").ok());
+  EXPECT_EQ(check(/*skip_touched_after=*/true), (std::vector<std::string>{
+                                                    "items id=4: column name: PostgreSQL 'four-a', SQLite 'planted'",
+                                                    "items id=5: column name: PostgreSQL 'five-a', SQLite 'planted'",
+                                                    "pairs a='y', b=2: column v: PostgreSQL 'q-a', SQLite 'planted'",
+                                                }));
+  ASSERT_TRUE(open->Run("ROLLBACK").ok());
+}
+
 // A difference the reverse stream cannot explain stops the rollback before
 // its freeze: the full verify it runs first names the key, and the app stays
 // on PostgreSQL.

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -170,6 +171,14 @@ void RollbackTest::TwoCyclesUnderLoad(const std::vector<std::string>& writer_ext
     EXPECT_EQ(j["outcome"], "rolled back");
     freezes.push_back(j["freeze_ms"].get<double>());
     EXPECT_LT(j["freeze_ms"].get<double>(), 1000.0);
+    // The keys the app touched in PostgreSQL during the full verify were
+    // compared before the freeze; the freeze compared only those touched
+    // after.
+    bool before = false;
+    for (const auto& note : j["notes"]) {
+      before = before || note.get<std::string>().find(" verified before the freeze in ") != std::string::npos;
+    }
+    EXPECT_TRUE(before) << r.out;
     EXPECT_EQ(EnvValue(env_, "DATABASE_URL"), "sqlite://" + db_) << "the config holds what it held before the cutover";
     EXPECT_NE(ReadText(env_).find("OTHER=1"), std::string::npos);
   }
@@ -268,6 +277,65 @@ TEST_F(RollbackTest, WorksWithoutAStream) {
                                "DATABASE_URL", "--app-url", "sqlite://x"});
   EXPECT_EQ(none.exit_code, 8) << none.err;
   EXPECT_NE(none.err.find("nothing to roll back"), std::string::npos) << none.err;
+}
+
+// A value changed in SQLite behind slipway's back after the rollback's full
+// verify, for a key the app touched in PostgreSQL: the check of touched keys
+// before the freeze attempt finds it (the key was touched before that check's
+// position and not after), names table, key and both values, and the
+// rollback refuses with the app still on PostgreSQL.
+TEST_F(RollbackTest, AValuePlantedInSqliteAfterTheFullVerifyIsFound) {
+  ASSERT_EQ(RunSlipway(MoveArgs("cutover")).exit_code, 0);
+  const std::string flag = dir_ + "/hold-rollback";
+  const std::string out = dir_ + "/rollback";
+  std::filesystem::create_directories(out);
+  const int pid = StartProgram(SLIPWAY_BINARY, MoveArgs("rollback", {"--postpone", "--postpone-file", flag}), out);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!std::filesystem::exists(flag) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(std::filesystem::exists(flag)) << "the rollback did not reach its postponed wait";
+
+  // The app touches the key in PostgreSQL; the waiting rollback carries it
+  // to SQLite (it catches up while postponed).
+  auto pg = PgConn::Connect(target_);
+  ASSERT_TRUE(pg.ok());
+  ASSERT_TRUE(pg->Run("UPDATE counters SET n = 5 WHERE id = 2").ok());
+  auto s = Db::Open(db_, Db::Mode::kReadOnly);
+  ASSERT_TRUE(s.ok());
+  bool arrived = false;
+  for (int i = 0; i < 100 && !arrived; ++i) {
+    auto n = s->QueryInt("SELECT n FROM counters WHERE id = 2");
+    arrived = n.ok() && n->value_or(0) == 5;
+    if (!arrived) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(arrived) << "the app's update reached SQLite";
+  {
+    // Behind slipway's back: the fence's triggers off on this connection.
+    auto w = Db::Open(db_, Db::Mode::kReadWrite);
+    ASSERT_TRUE(w.ok());
+    int on = 1;
+    ASSERT_EQ(sqlite3_db_config(w->get(), SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &on), SQLITE_OK);
+    ASSERT_EQ(on, 0);
+    ASSERT_TRUE(w->Exec("UPDATE counters SET n = 777 WHERE id = 2").ok());
+  }
+  std::filesystem::remove(flag);
+  EXPECT_EQ(WaitProgram(pid), 1) << "the verify code: the databases differ";
+  std::string err;
+  for (const auto& f : std::filesystem::directory_iterator(out)) {
+    if (f.path().extension() == ".err") err += ReadText(f.path().string());
+  }
+  EXPECT_NE(err.find("verification of the keys touched before the freeze: table counters id=2 column n: "
+                     "PostgreSQL 5, SQLite 777"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("the app's database stays live"), std::string::npos) << err;
+  auto phase = pg->Exec("SELECT phase FROM slipway.migration");
+  ASSERT_TRUE(phase.ok());
+  EXPECT_EQ(phase->Str(0, 0), "cut_over");
+  EXPECT_TRUE(PgAcceptsWrites(target_)) << "the app stays on PostgreSQL";
+  EXPECT_FALSE(SqliteAcceptsWrites(db_));
+  EXPECT_EQ(EnvValue(env_, "DATABASE_URL"), target_);
 }
 
 // TRUNCATE cannot be carried back key by key: PostgreSQL refuses it after
