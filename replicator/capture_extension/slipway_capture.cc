@@ -82,6 +82,7 @@ struct Conn {
   sqlite3_stmt* insert = nullptr;  // INSERT INTO main._slipway_changelog, prepared once
   int prepared_again = 0;          // times SQLite prepared it again for a changed schema
   bool closing = false;            // slipway_capture_state was disconnected: prepare per call
+  bool utf8 = false;               // the main file's text encoding is UTF-8
 };
 
 // --- changeset encoding (the session extension's format) ---
@@ -123,7 +124,7 @@ void PutReal(std::string& out, double d) {
 
 // A column of REAL affinity reads back as a REAL what the record stores as
 // an integer: written as the session writes it (it reads the row back).
-void PutValue(std::string& out, sqlite3_value* v, bool real = false) {
+void PutValue(std::string& out, sqlite3_value* v, bool utf8, bool real) {
   switch (sqlite3_value_type(v)) {
     case SQLITE_INTEGER:
       if (real) {
@@ -137,11 +138,14 @@ void PutValue(std::string& out, sqlite3_value* v, bool real = false) {
       PutReal(out, sqlite3_value_double(v));
       return;
     case SQLITE_TEXT: {
-      const unsigned char* text = sqlite3_value_text(v);
+      // A text value read from a record is not NUL-terminated:
+      // sqlite3_value_text() would copy it to add one. In a UTF-8 file its
+      // bytes are the UTF-8 text already.
+      const void* text = utf8 ? sqlite3_value_blob(v) : sqlite3_value_text(v);
       const int n = sqlite3_value_bytes(v);
       out.push_back(SQLITE_TEXT);
       PutVarint(out, static_cast<uint64_t>(n));
-      out.append(reinterpret_cast<const char*>(text), static_cast<size_t>(n));
+      if (n > 0) out.append(static_cast<const char*>(text), static_cast<size_t>(n));
       return;
     }
     case SQLITE_BLOB: {
@@ -257,7 +261,7 @@ bool SameFileAsMain(Conn* c, const char* schema) {
 // --- recording ---
 
 // The new row, every column.
-void PutRow(std::string& out, sqlite3* db, const Table& t, int* rc) {
+void PutRow(std::string& out, sqlite3* db, const Table& t, bool utf8, int* rc) {
   for (int i = 0; i < t.ncol; ++i) {
     sqlite3_value* v = nullptr;
     const int r = sqlite3_preupdate_new(db, i, &v);
@@ -265,7 +269,7 @@ void PutRow(std::string& out, sqlite3* db, const Table& t, int* rc) {
       *rc = r != SQLITE_OK ? r : SQLITE_ERROR;
       return;
     }
-    PutValue(out, v, t.real[i]);
+    PutValue(out, v, utf8, t.real[i]);
   }
 }
 
@@ -282,7 +286,7 @@ bool KeyIsSet(sqlite3* db, const Table& t, bool old_values) {
 }
 
 // A patchset's DELETE: the key's fields only.
-void PutKey(std::string& out, sqlite3* db, const Table& t, sqlite3_int64 rowid, int* rc) {
+void PutKey(std::string& out, sqlite3* db, const Table& t, bool utf8, sqlite3_int64 rowid, int* rc) {
   if (t.rowid_key) {
     out.push_back(SQLITE_INTEGER);
     PutBigEndian64(out, static_cast<uint64_t>(rowid));
@@ -296,7 +300,7 @@ void PutKey(std::string& out, sqlite3* db, const Table& t, sqlite3_int64 rowid, 
       *rc = r != SQLITE_OK ? r : SQLITE_ERROR;
       return;
     }
-    PutValue(out, v, t.real[i]);
+    PutValue(out, v, utf8, t.real[i]);
   }
 }
 
@@ -337,12 +341,12 @@ int RecordChange(Conn* c, Table* t, int op, sqlite3_int64 key1, sqlite3_int64 ke
   if (rc == SQLITE_OK && (op == SQLITE_DELETE || moved)) {
     out.push_back(SQLITE_DELETE);
     out.push_back(indirect);
-    PutKey(out, db, *t, key1, &rc);
+    PutKey(out, db, *t, c->utf8, key1, &rc);
   }
   if (rc == SQLITE_OK && op != SQLITE_DELETE) {
     out.push_back(op == SQLITE_INSERT || moved ? SQLITE_INSERT : SQLITE_UPDATE);
     out.push_back(indirect);
-    PutRow(out, db, *t, &rc);
+    PutRow(out, db, *t, c->utf8, &rc);
   }
   if (rc != SQLITE_OK) {
     out.resize(mark);
@@ -650,6 +654,12 @@ int Register(sqlite3* db) {
   // Connects the eponymous table, whose disconnection at close finalizes the
   // changelog statement; without it that statement is prepared per call.
   if (sqlite3_prepare_v2(db, "SELECT armed FROM slipway_capture_state", -1, &st, nullptr) != SQLITE_OK) c->closing = true;
+  sqlite3_finalize(st);
+  st = nullptr;
+  if (sqlite3_prepare_v2(db, "PRAGMA main.encoding", -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    const unsigned char* enc = sqlite3_column_text(st, 0);
+    c->utf8 = enc != nullptr && std::strcmp(reinterpret_cast<const char*>(enc), "UTF-8") == 0;
+  }
   sqlite3_finalize(st);
   st = nullptr;
   sqlite3_preupdate_hook(db, PreUpdate, c);
