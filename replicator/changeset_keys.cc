@@ -15,13 +15,6 @@ constexpr const char* kCreate =
     " SELECT seq, tid, k1, k2, k3, k4 FROM main._slipway_changelog WHERE tid <> 0"
     " UNION ALL SELECT seq, tid, k1, k2, k3, k4 FROM temp._slipway_changeset_keys";
 
-// Where a table's key columns sit in its changesets, for one column count.
-struct KeyColumns {
-  int tid = 0;
-  int ncol = -1;
-  std::vector<int> positions;  // in primary-key order
-};
-
 // The session records the columns PRAGMA table_info lists; a table with
 // generated columns may be recorded with them too: whichever list has the
 // changeset's column count places the key.
@@ -65,17 +58,43 @@ struct Changeset {
 
 }  // namespace
 
-Result<DecodedKeys> LoadChangesetKeys(Db& db, const std::map<std::string, int>& tids, int64_t from, int64_t to) {
-  RETURN_IF_ERROR(db.Exec(kCreate));
-  RETURN_IF_ERROR(db.Exec("DELETE FROM temp._slipway_changeset_keys"));
+Status ChangesetKeyLoader::Prepare() {
+  if (insert_) return Status::Ok();
+  RETURN_IF_ERROR(db_.Exec(kCreate));
+  ASSIGN_OR_RETURN(Stmt version, db_.Prepare("PRAGMA schema_version"));
+  ASSIGN_OR_RETURN(Stmt clear, db_.Prepare("DELETE FROM temp._slipway_changeset_keys"));
+  ASSIGN_OR_RETURN(Stmt sets, db_.Prepare("SELECT seq, k1 FROM main._slipway_changelog WHERE seq > ?1 AND seq <= ?2 "
+                                          "AND tid = 0 ORDER BY seq"));
+  ASSIGN_OR_RETURN(Stmt insert, db_.Prepare("INSERT INTO temp._slipway_changeset_keys (seq, tid, k1, k2, k3, k4) "
+                                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+  schema_version_ = std::move(version);
+  clear_ = std::move(clear);
+  sets_ = std::move(sets);
+  insert_ = std::move(insert);
+  return Status::Ok();
+}
+
+Result<DecodedKeys> ChangesetKeyLoader::Load(const std::map<std::string, int>& tids, int64_t from, int64_t to) {
+  RETURN_IF_ERROR(Prepare());
+  // Statements kept for the next call are left reset, holding no read.
+  struct ResetAtExit {
+    ChangesetKeyLoader* l;
+    ~ResetAtExit() {
+      for (auto* st : {&l->schema_version_, &l->clear_, &l->sets_, &l->insert_}) (void)(*st)->Reset();
+    }
+  } reset_at_exit{this};
+  RETURN_IF_ERROR(clear_->Run());
   DecodedKeys out;
   if (to <= from) return out;
-  ASSIGN_OR_RETURN(Stmt sets, db.Prepare("SELECT seq, k1 FROM main._slipway_changelog WHERE seq > ?1 AND seq <= ?2 "
-                                         "AND tid = 0 ORDER BY seq"));
+  ASSIGN_OR_RETURN(bool row, schema_version_->Step());
+  const int64_t version = row ? schema_version_->Int(0) : -1;
+  if (version != schema_version_seen_) {
+    tables_.clear();
+    schema_version_seen_ = version;
+  }
+  Stmt& sets = *sets_;
+  Stmt& ins = *insert_;
   sets.Bind(1, from).Bind(2, to);
-  ASSIGN_OR_RETURN(Stmt ins, db.Prepare("INSERT INTO temp._slipway_changeset_keys (seq, tid, k1, k2, k3, k4) "
-                                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
-  std::map<std::string, KeyColumns> tables;
   while (true) {
     ASSIGN_OR_RETURN(bool row, sets.Step());
     if (!row) break;
@@ -92,12 +111,13 @@ Result<DecodedKeys> LoadChangesetKeys(Db& db, const std::map<std::string, int>& 
       if (rc != SQLITE_OK) return Status(Code::kInternal, at + " cannot be read: " + sqlite3_errstr(rc));
       auto tid_it = tids.find(name);
       if (tid_it == tids.end()) continue;  // not replicated
-      KeyColumns& kc = tables[name];
-      if (kc.ncol != ncol) {
-        ASSIGN_OR_RETURN(kc.positions, KeyPositions(db, name, ncol));
+      KeyColumns& kc = tables_[name];
+      if (kc.ncol != ncol || kc.tid != tid_it->second) {
+        ASSIGN_OR_RETURN(kc.positions, KeyPositions(db_, name, ncol));
         kc.ncol = ncol;
         kc.tid = tid_it->second;
         if (kc.positions.size() > static_cast<size_t>(kMaxKeyColumns)) {
+          kc.ncol = -1;
           return Status(Code::kBlocked, "table " + std::string(name) + ": primary keys of more than " +
                                             std::to_string(kMaxKeyColumns) + " columns are not supported");
         }
@@ -107,7 +127,8 @@ Result<DecodedKeys> LoadChangesetKeys(Db& db, const std::map<std::string, int>& 
       for (size_t i = 0; i < kc.positions.size(); ++i) {
         sqlite3_value* v = nullptr;
         // An update keeps its key (a changed key is a delete and an insert),
-        // and a changeset's update carries the key among its old values.
+        // and a changeset's or a patchset's update carries the key among its
+        // old values.
         rc = op == SQLITE_INSERT ? sqlite3changeset_new(cs.it, kc.positions[i], &v)
                                  : sqlite3changeset_old(cs.it, kc.positions[i], &v);
         if (rc != SQLITE_OK || v == nullptr) {
@@ -123,6 +144,11 @@ Result<DecodedKeys> LoadChangesetKeys(Db& db, const std::map<std::string, int>& 
     if (rc != SQLITE_DONE) return Status(Code::kInternal, at + " is damaged: " + sqlite3_errstr(rc));
   }
   return out;
+}
+
+Result<DecodedKeys> LoadChangesetKeys(Db& db, const std::map<std::string, int>& tids, int64_t from, int64_t to) {
+  ChangesetKeyLoader loader(db);
+  return loader.Load(tids, from, to);
 }
 
 Result<DecodedKeys> LoadChangesetKeys(Db& db, int64_t from, int64_t to) {

@@ -12,7 +12,9 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/sqlite.h"
 
@@ -21,6 +23,33 @@ namespace slipway::replicator {
 // What one LoadChangesetKeys() call decoded.
 struct DecodedKeys {
   std::map<int, int64_t> changes;  // tid -> changed rows
+};
+
+// Decodes changesets into the connection's temp table, keeping across calls
+// what one call would compile again: its statements and where each table's
+// key sits in its records (read again when the schema version changes). A
+// stream round decodes a few transactions; compiling those statements cost
+// it more than decoding them.
+class ChangesetKeyLoader {
+ public:
+  // REQUIRES: `db` outlives the loader.
+  explicit ChangesetKeyLoader(Db& db) : db_(db) {}
+
+  // As LoadChangesetKeys() below.
+  Result<DecodedKeys> Load(const std::map<std::string, int>& tids, int64_t from, int64_t to);
+
+ private:
+  struct KeyColumns {
+    int tid = 0;
+    int ncol = -1;
+    std::vector<int> positions;  // in primary-key order
+  };
+  Status Prepare();
+
+  Db& db_;
+  std::optional<Stmt> schema_version_, clear_, sets_, insert_;
+  int64_t schema_version_seen_ = -1;
+  std::map<std::string, KeyColumns> tables_;
 };
 
 // Creates the connection's temp table and view when missing, forgets the
