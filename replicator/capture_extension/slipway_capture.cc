@@ -372,8 +372,12 @@ void PreUpdate(void* arg, sqlite3* db, int op, const char* schema, const char* n
   int rc = SQLITE_OK;
   if (!t->read) rc = ReadTable(c, t);
   if (rc == SQLITE_OK && t->recordable && t->ncol != sqlite3_preupdate_count(db)) {
-    rc = ReadTable(c, t);  // a column added or dropped
-    if (rc == SQLITE_OK && t->recordable && t->ncol != sqlite3_preupdate_count(db)) rc = SQLITE_SCHEMA;
+    // A column added or dropped. Records of this transaction made before
+    // have the old columns, which one table header cannot describe with
+    // the new: the transaction cannot be captured (and so not committed).
+    const bool pending = !t->records.empty();
+    rc = ReadTable(c, t);
+    if (rc == SQLITE_OK && (pending || (t->recordable && t->ncol != sqlite3_preupdate_count(db)))) rc = SQLITE_SCHEMA;
   }
   if (rc == SQLITE_OK && t->recordable) rc = RecordChange(c, t, op, key1, key2);
   if (rc != SQLITE_OK && c->error == SQLITE_OK) c->error = rc;

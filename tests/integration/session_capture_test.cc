@@ -456,6 +456,37 @@ TEST_F(SessionCaptureTest, HooksTakenByTheAppAreTakenBackAndNoRowIsLost) {
   CatchUpAndVerify();
 }
 
+// A column added inside a transaction that already wrote the table: the
+// records before and after cannot share one table header, so the capture
+// fails and the COMMIT is refused; the same change in its own transaction is
+// recorded with the new column.
+TEST_F(SessionCaptureTest, AColumnAddedAfterAWriteInTheSameTransactionRefusesItsCommit) {
+  Snapshot(kSchema, "session");
+  AppConn app(db_, /*session=*/true);
+  app.Must("BEGIN; UPDATE acct SET bal = bal + 1 WHERE id = 1; ALTER TABLE acct ADD COLUMN note TEXT;"
+           "UPDATE acct SET bal = bal + 1 WHERE id = 2");
+  EXPECT_NE(app.Exec("SELECT slipway_capture()"), SQLITE_OK);
+  EXPECT_EQ(app.Exec("COMMIT"), SQLITE_CONSTRAINT_COMMITHOOK);
+  EXPECT_EQ(app.Int("SELECT bal FROM acct WHERE id = 1"), 100);
+  EXPECT_EQ(app.Int("SELECT count(*) FROM pragma_table_info('acct') WHERE name = 'note'"), 0);
+
+  const int64_t seq = NewestSeq(db_);
+  app.Must("ALTER TABLE acct ADD COLUMN note TEXT");
+  app.Must("BEGIN; UPDATE acct SET note = 'n', bal = bal + 1 WHERE id = 1; SELECT slipway_capture(); COMMIT");
+  std::vector<std::string> sets = Patchsets(db_, seq);
+  ASSERT_EQ(sets.size(), 1u);
+  sqlite3_changeset_iter* it = nullptr;
+  ASSERT_EQ(sqlite3changeset_start(&it, static_cast<int>(sets[0].size()), sets[0].data()), SQLITE_OK);
+  ASSERT_EQ(sqlite3changeset_next(it), SQLITE_ROW);
+  const char* table = nullptr;
+  int ncol = 0, op = 0, indirect = 0;
+  ASSERT_EQ(sqlite3changeset_op(it, &table, &ncol, &op, &indirect), SQLITE_OK);
+  EXPECT_STREQ(table, "acct");
+  EXPECT_EQ(ncol, 4);
+  EXPECT_EQ(op, SQLITE_UPDATE);
+  sqlite3changeset_finalize(it);
+}
+
 // The same writer as the trigger-mode tests, through the extension, while
 // the stream runs and a connection without the extension writes beside it;
 // the writer is killed mid-transaction and the stream is killed, and both
