@@ -167,18 +167,40 @@ Status Db::Exec(std::string_view sql) {
   return SqliteStatus(rc, db_.get(), "exec");
 }
 
+Db::Lent::~Lent() {
+  if (slot_ == nullptr) return;
+  (void)slot_->stmt.Reset();
+  slot_->lent = false;
+}
+
+Result<Db::Lent> Db::Cached(std::string_view sql) {
+  auto it = cached_.find(std::string(sql));
+  if (it != cached_.end() && it->second->lent) {
+    ASSIGN_OR_RETURN(Stmt own, Prepare(sql));
+    return Lent(std::move(own));
+  }
+  if (it == cached_.end()) {
+    ASSIGN_OR_RETURN(Stmt st, Prepare(sql));
+    auto slot = std::make_unique<Lent::Slot>();
+    slot->stmt = std::move(st);
+    it = cached_.emplace(std::string(sql), std::move(slot)).first;
+  }
+  it->second->lent = true;
+  return Lent(it->second.get());
+}
+
 Result<std::optional<int64_t>> Db::QueryInt(std::string_view sql) {
-  ASSIGN_OR_RETURN(Stmt st, Prepare(sql));
-  ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row || st.IsNull(0)) return std::optional<int64_t>();
-  return std::optional<int64_t>(st.Int(0));
+  ASSIGN_OR_RETURN(Lent st, Cached(sql));
+  ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row || st->IsNull(0)) return std::optional<int64_t>();
+  return std::optional<int64_t>(st->Int(0));
 }
 
 Result<std::optional<std::string>> Db::QueryText(std::string_view sql) {
-  ASSIGN_OR_RETURN(Stmt st, Prepare(sql));
-  ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row || st.IsNull(0)) return std::optional<std::string>();
-  return std::optional<std::string>(st.Text(0));
+  ASSIGN_OR_RETURN(Lent st, Cached(sql));
+  ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row || st->IsNull(0)) return std::optional<std::string>();
+  return std::optional<std::string>(st->Text(0));
 }
 
 std::string QuoteSqliteIdent(std::string_view name) {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -78,8 +79,34 @@ class Db {
   Result<Stmt> Prepare(std::string_view sql);
   Status Exec(std::string_view sql);  // may hold several statements
   // Runs a query returning one integer (or nullopt when no row / NULL).
+  // Both compile each SQL text once per connection (Cached()).
   Result<std::optional<int64_t>> QueryInt(std::string_view sql);
   Result<std::optional<std::string>> QueryText(std::string_view sql);
+
+  // A statement compiled once per connection and SQL text, for the queries a
+  // loop runs again and again: lent to the returned handle and reset when
+  // the handle goes (so it holds no read between uses). While it is lent,
+  // another asker gets a statement of its own.
+  class Lent {
+   public:
+    Lent(Lent&& o) noexcept : slot_(o.slot_), own_(std::move(o.own_)) { o.slot_ = nullptr; }
+    Lent& operator=(Lent&&) = delete;
+    ~Lent();
+    Stmt& operator*() { return slot_ != nullptr ? slot_->stmt : own_; }
+    Stmt* operator->() { return &**this; }
+
+   private:
+    friend class Db;
+    struct Slot {
+      Stmt stmt;
+      bool lent = false;
+    };
+    explicit Lent(Slot* slot) : slot_(slot) {}
+    explicit Lent(Stmt own) : own_(std::move(own)) {}
+    Slot* slot_ = nullptr;
+    Stmt own_;
+  };
+  Result<Lent> Cached(std::string_view sql);
 
   sqlite3* get() const { return db_.get(); }
   const std::string& path() const { return path_; }
@@ -91,6 +118,8 @@ class Db {
   };
   std::unique_ptr<sqlite3, Closer> db_;
   std::string path_;
+  // After db_: finalized before the connection closes.
+  std::unordered_map<std::string, std::unique_ptr<Lent::Slot>> cached_;
 };
 
 // Quotes an SQLite identifier: "name" with embedded quotes doubled.

@@ -35,11 +35,11 @@ Status Refuse(const std::string& path, const std::string& what) {
 }
 
 Result<std::string> MetaValue(Db& db, const char* key) {
-  ASSIGN_OR_RETURN(Stmt st, db.Prepare("SELECT value FROM _slipway_meta WHERE key = ?"));
-  st.Bind(1, std::string_view(key));
-  ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row || st.IsNull(0)) return std::string();
-  return st.Text(0);
+  ASSIGN_OR_RETURN(Db::Lent st, db.Cached("SELECT value FROM _slipway_meta WHERE key = ?"));
+  st->Bind(1, std::string_view(key));
+  ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row || st->IsNull(0)) return std::string();
+  return st->Text(0);
 }
 
 Result<FileSide> ReadFileSide(Db& db) {

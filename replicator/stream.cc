@@ -568,11 +568,11 @@ struct Stream::Impl {
     fig.source_seq = n;
     fig.lag_changes = std::max<int64_t>(0, n - applied);
     if (n > applied) {
-      auto ts = db.Prepare("SELECT (julianday('now') - ts) * 86400000.0 FROM _slipway_changelog WHERE seq > ?1 ORDER BY seq LIMIT 1");
+      auto ts = db.Cached("SELECT (julianday('now') - ts) * 86400000.0 FROM _slipway_changelog WHERE seq > ?1 ORDER BY seq LIMIT 1");
       if (ts.ok()) {
-        ts->Bind(1, applied);
-        auto row = ts->Step();
-        if (row.ok() && *row) fig.lag_ms = ts->Real(0);
+        (*ts)->Bind(1, applied);
+        auto row = (*ts)->Step();
+        if (row.ok() && *row) fig.lag_ms = (*ts)->Real(0);
       }
     } else {
       fig.lag_ms = 0;
