@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -66,6 +68,49 @@ class ReverseApplyTest : public TargetTest {
       out.push_back(st->Int(0));
     }
     return out;
+  }
+
+  // One reverse round applied to the file from the cutover's position, and
+  // the comparison of the keys PostgreSQL touched in it with the file.
+  struct AppliedRound {
+    std::optional<PgConn> pg;
+    std::optional<Db> sink;
+    std::unique_ptr<replicator::ReverseApplier> applier;
+    schema::Plan plan;
+    std::map<std::string, int> tids;
+    replicator::Position start, pos;
+
+    // "table key: what" for each difference, sorted.
+    std::vector<std::string> Differences(bool skip_touched_after) {
+      auto& source = applier->source();
+      auto now = source.BeginRead();
+      EXPECT_TRUE(now.ok());
+      auto diffs = cutover::VerifyTouchedInSqlite(source, *sink, applier->plan(), tids, start, pos, skip_touched_after);
+      source.EndRead();
+      EXPECT_TRUE(diffs.ok()) << diffs.status().message();
+      std::vector<std::string> out;
+      if (diffs.ok()) {
+        for (const auto& d : *diffs) out.push_back(d.table + " " + d.key + ": " + d.what);
+      }
+      std::sort(out.begin(), out.end());
+      return out;
+    }
+  };
+  void ApplyOneRound(AppliedRound* r) {
+    int cycle = 0;
+    ASSERT_NO_FATAL_FAILURE(LoadMove(&r->plan, &r->tids, &cycle, &r->start));
+    auto pg = PgConn::Connect(target_);
+    ASSERT_TRUE(pg.ok());
+    r->pg.emplace(std::move(*pg));
+    ASSERT_TRUE(replicator::SetupSession(*r->pg, replicator::SessionRole::kApplier).ok());
+    auto sink = replicator::OpenReverseSinkDb(db_);
+    ASSERT_TRUE(sink.ok());
+    r->sink.emplace(std::move(*sink));
+    r->applier = std::make_unique<replicator::ReverseApplier>(*r->pg, *r->sink, r->plan, r->tids, cycle);
+    replicator::RoundStats rs;
+    auto pos = r->applier->Round(r->start, &rs);
+    ASSERT_TRUE(pos.ok()) << pos.status().message();
+    r->pos = *pos;
   }
 
   // What the reverse applier needs, as the cutover left it: the plan, the
@@ -472,40 +517,14 @@ TEST_F(ReverseApplyTest, TouchedKeysAreComparedWithTheFile) {
   CutOver("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL, data BLOB);\n"
           "INSERT INTO items VALUES (1, 'one', 1.5, x'01'), (2, 'two', 2.5, x'02'), (3, 'three', 3.5, x'03'),"
           " (4, 'four', 4.5, x'04');");
-  schema::Plan plan;
-  std::map<std::string, int> tids;
-  int cycle = 0;
-  replicator::Position start;
-  ASSERT_NO_FATAL_FAILURE(LoadMove(&plan, &tids, &cycle, &start));
   AppRuns("UPDATE items SET name = 'uno', price = 10.25 WHERE id = 1");
   AppRuns("INSERT INTO items VALUES (5, 'five', 5.5, '\\x0505')");
   AppRuns("DELETE FROM items WHERE id = 2");
   AppRuns("UPDATE items SET data = '\\xff00' WHERE id = 3");
-
-  auto pg = PgConn::Connect(target_);
-  ASSERT_TRUE(pg.ok());
-  ASSERT_TRUE(replicator::SetupSession(*pg, replicator::SessionRole::kApplier).ok());
-  auto sink = replicator::OpenReverseSinkDb(db_);
-  ASSERT_TRUE(sink.ok());
-  replicator::ReverseApplier applier(*pg, *sink, plan, tids, cycle);
-  replicator::RoundStats rs;
-  auto pos = applier.Round(start, &rs);
-  ASSERT_TRUE(pos.ok()) << pos.status().message();
-
-  auto check = [&]() {
-    auto& source = applier.source();
-    auto now = source.BeginRead();
-    EXPECT_TRUE(now.ok());
-    auto diffs = cutover::VerifyTouchedInSqlite(source, *sink, plan, tids, start, *pos);
-    source.EndRead();
-    EXPECT_TRUE(diffs.ok()) << diffs.status().message();
-    std::vector<std::string> out;
-    if (diffs.ok()) {
-      for (const auto& d : *diffs) out.push_back(d.table + " " + d.key + ": " + d.what);
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-  };
+  AppliedRound r;
+  ASSERT_NO_FATAL_FAILURE(ApplyOneRound(&r));
+  auto check = [&]() { return r.Differences(/*skip_touched_after=*/false); };
+  auto& sink = r.sink;
   EXPECT_EQ(check(), std::vector<std::string>{}) << "applied rows equal the file";
 
   // Behind the reverse stream's back (triggers off, as the stream writes).
@@ -533,25 +552,14 @@ TEST_F(ReverseApplyTest, KeysTouchedAgainAfterThePositionAreLeftOut) {
           "CREATE TABLE pairs (a TEXT NOT NULL, b INTEGER NOT NULL, v TEXT, PRIMARY KEY (a, b)) WITHOUT ROWID;\n"
           "INSERT INTO items VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four'), (5, 'five');\n"
           "INSERT INTO pairs VALUES ('x', 1, 'p'), ('y', 2, 'q');");
-  schema::Plan plan;
-  std::map<std::string, int> tids;
-  int cycle = 0;
-  replicator::Position start;
-  ASSERT_NO_FATAL_FAILURE(LoadMove(&plan, &tids, &cycle, &start));
   AppRuns("UPDATE items SET name = name || '-a' WHERE id IN (1, 3, 4, 5)");
   AppRuns("DELETE FROM items WHERE id = 2");
   AppRuns("UPDATE pairs SET v = 'p-a' WHERE a = 'x'");
   AppRuns("UPDATE pairs SET v = 'q-a' WHERE a = 'y'");
-
-  auto pg = PgConn::Connect(target_);
-  ASSERT_TRUE(pg.ok());
-  ASSERT_TRUE(replicator::SetupSession(*pg, replicator::SessionRole::kApplier).ok());
-  auto sink = replicator::OpenReverseSinkDb(db_);
-  ASSERT_TRUE(sink.ok());
-  replicator::ReverseApplier applier(*pg, *sink, plan, tids, cycle);
-  replicator::RoundStats rs;
-  auto pos = applier.Round(start, &rs);
-  ASSERT_TRUE(pos.ok()) << pos.status().message();
+  AppliedRound r;
+  ASSERT_NO_FATAL_FAILURE(ApplyOneRound(&r));
+  auto check = [&](bool skip_touched_after) { return r.Differences(skip_touched_after); };
+  auto& sink = r.sink;
 
   // After the position: committed changes to keys of the window...
   AppRuns("UPDATE items SET name = 'later' WHERE id = 1");
@@ -564,20 +572,6 @@ TEST_F(ReverseApplyTest, KeysTouchedAgainAfterThePositionAreLeftOut) {
   ASSERT_TRUE(open->Run("BEGIN").ok());
   ASSERT_TRUE(open->Run("UPDATE items SET name = 'uncommitted' WHERE id = 4").ok());
 
-  auto check = [&](bool skip_touched_after) {
-    auto& source = applier.source();
-    auto now = source.BeginRead();
-    EXPECT_TRUE(now.ok());
-    auto diffs = cutover::VerifyTouchedInSqlite(source, *sink, applier.plan(), tids, start, *pos, skip_touched_after);
-    source.EndRead();
-    EXPECT_TRUE(diffs.ok()) << diffs.status().message();
-    std::vector<std::string> out;
-    if (diffs.ok()) {
-      for (const auto& d : *diffs) out.push_back(d.table + " " + d.key + ": " + d.what);
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-  };
   EXPECT_EQ(check(/*skip_touched_after=*/true), std::vector<std::string>{});
   // Without the skip, PostgreSQL's newer rows would be taken for differences.
   EXPECT_EQ(check(/*skip_touched_after=*/false).size(), 4u);
