@@ -71,7 +71,9 @@ int RunSnapshot(const std::vector<std::string>& argv) {
     s = preflight((*lp)->plan);
     if (!s.ok()) return Fail(s);
   } else {
-    Status s = ResolvePlan(*args, lp->get(), nullptr, isatty(2) != 0);
+    // The audit reads every table: its line per table is logged whether or
+    // not stderr is a terminal.
+    Status s = ResolvePlan(*args, lp->get(), nullptr, /*verbose=*/true);
     if (!s.ok()) return Fail(s);
     s = preflight((*lp)->plan);
     if (!s.ok()) return Fail(s);

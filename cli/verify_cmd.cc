@@ -16,10 +16,44 @@
 #include "common/log.h"
 #include "cutover/verifier.h"
 #include "cutover/verify_report.h"
+#include "replicator/pg_state.h"
 #include "replicator/source_history.h"
 #include "replicator/step_progress.h"
 
 namespace slipway::cli {
+
+
+namespace {
+
+// The plan the snapshot copied with, where the target holds one (and
+// --plan names none): the mapping the data went through, read instead of
+// audited again (minutes at tens of millions of rows). Null when there is
+// none, or when the file's schema has changed since (a new plan is built).
+Result<std::unique_ptr<LoadedPlan>> TargetsPlan(const Args& args, PgConn& target) {
+  if (args.Has("plan")) return std::unique_ptr<LoadedPlan>();
+  auto log = Logger("verify");
+  auto m = replicator::ReadMigration(target);
+  if (!m.ok()) {
+    log->info("no plan read from the target ({}): building one", m.status().message());
+    return std::unique_ptr<LoadedPlan>();
+  }
+  if (!*m) return std::unique_ptr<LoadedPlan>();
+  auto plan = schema::PlanFromJson((*m)->plan);
+  if (!plan.ok()) {
+    log->info("the plan the target holds cannot be read ({}): building one", plan.status().message());
+    return std::unique_ptr<LoadedPlan>();
+  }
+  ASSIGN_OR_RETURN(auto lp, OpenSource(args));
+  lp->plan = std::move(*plan);
+  if (Status same = schema::CheckSchemaUnchanged(lp->plan, lp->schema); !same.ok()) {
+    log->info("the plan the target holds does not fit the file's schema any more ({}): building one", same.message());
+    return std::unique_ptr<LoadedPlan>();
+  }
+  log->info("comparing by the plan the target holds (migration {})", (*m)->migration_id);
+  return lp;
+}
+
+}  // namespace
 
 int RunVerify(const std::vector<std::string>& argv) {
   auto specs = PlanOptionSpecs();
@@ -48,8 +82,13 @@ int RunVerify(const std::vector<std::string>& argv) {
   // loaded tables); with the app's own tables, their types are the mapping.
   const bool existing = selection->target_schema == schema::TargetSchemaMode::kExisting;
   const bool verbose = isatty(2) != 0;
-  auto lp = LoadOrBuildPlan(*args, existing ? &*target : nullptr, verbose);
+  auto lp = TargetsPlan(*args, *target);
   if (!lp.ok()) return Fail(lp.status());
+  if (*lp == nullptr) {
+    auto built = LoadOrBuildPlan(*args, existing ? &*target : nullptr, /*verbose=*/true);
+    if (!built.ok()) return Fail(built.status());
+    *lp = std::move(*built);
+  }
   const schema::Plan& plan = (*lp)->plan;
   // Read-only: a copy or an older backup of the file the target follows is
   // refused, never compared as if it were that file.

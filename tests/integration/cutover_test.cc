@@ -383,6 +383,17 @@ TEST_F(CutoverTest, CheckAfterTheMoveFindsNothingWithoutUncapturedWrites) {
   RunResult status = RunSlipway({"status", "--source", db_, "--target", target_});
   EXPECT_EQ(status.exit_code, 0) << status.out << status.err;
   EXPECT_EQ(status.out.find("NOT CARRIED OVER"), std::string::npos) << status.out;
+  // It reads those tables whole: its progress is logged per table and
+  // published as a step, as the full verify's is.
+  EXPECT_NE(r.err.find("uncaptured-write check: "), std::string::npos) << r.err;
+  RunResult js = RunSlipway({"status", "--source", db_, "--target", target_, "--json"});
+  auto sj = nlohmann::json::parse(js.out, nullptr, false);
+  ASSERT_TRUE(sj.is_object() && sj.contains("progress") && sj["progress"].contains("cutover uncaptured-write check"))
+      << js.out;
+  const auto& step = sj["progress"]["cutover uncaptured-write check"];
+  EXPECT_EQ(step["state"], "done") << step.dump();
+  EXPECT_EQ(step["tables_done"], step["tables_total"]) << step.dump();
+  EXPECT_EQ(step["rows_done"], step["rows_total"]) << step.dump();
 }
 
 // A crash at each named point leaves one writable database at most, and

@@ -507,6 +507,29 @@ double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
+// After `slipway snapshot` the target holds the plan the rows were copied
+// with: verify compares by it instead of auditing every table again, and the
+// snapshot's audit logged one line per table although stderr is no terminal.
+TEST_F(VerifyTest, ComparesByThePlanTheTargetHolds) {
+  std::string db = MakeSqlite(dir_, "many.db", std::string("PRAGMA journal_mode=WAL;\n") + kManyTypes);
+  RunResult snap = RunSlipway({"snapshot", "--source", db, "--target", target_});
+  ASSERT_EQ(snap.exit_code, 0) << snap.err;
+  EXPECT_NE(snap.err.find("audited table=items"), std::string::npos) << snap.err;
+  VerifyRun v = Verify(db);
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(v.err.find("comparing by the plan the target holds"), std::string::npos) << v.err;
+  EXPECT_EQ(v.err.find("audited table="), std::string::npos) << v.err;
+  // A file whose schema changed since: a plan is built for it, as before.
+  {
+    auto w = Db::Open(db, Db::Mode::kReadWrite);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE(w->Exec("ALTER TABLE items ADD COLUMN extra TEXT").ok());
+  }
+  VerifyRun changed = Verify(db);
+  EXPECT_NE(changed.err.find("does not fit the file's schema any more"), std::string::npos) << changed.err;
+  EXPECT_NE(changed.err.find("audited table="), std::string::npos) << changed.err;
+}
+
 TEST_F(VerifyTest, HundredThousandRows) {
   std::string db = MakeSqlite(dir_, "big.db", R"sql(
     CREATE TABLE big (id INTEGER PRIMARY KEY, name TEXT, amount REAL, created DATETIME, flag BOOLEAN,
