@@ -389,7 +389,7 @@ TEST_F(SessionCaptureTest, PatchsetsMatchTheSessionExtensionAndReplayTheTransact
     for (int w = 0; w < writes; ++w) {
       const int id = next_id++;
       const std::string sid = std::to_string(id), other_id = std::to_string(100 + pick(id - 99));
-      switch (pick(12)) {
+      switch (pick(13)) {
         case 0: sql += "INSERT INTO acct VALUES (" + sid + ", 'o" + sid + "', " + std::to_string(pick(1000)) + ");"; break;
         case 1: sql += "UPDATE acct SET bal = bal + 1 WHERE id % 7 = " + std::to_string(pick(7)) + ";"; break;
         case 2: sql += "UPDATE acct SET id = " + sid + " WHERE id = (SELECT max(id) FROM acct WHERE id < " + sid + ");"; break;
@@ -405,6 +405,8 @@ TEST_F(SessionCaptureTest, PatchsetsMatchTheSessionExtensionAndReplayTheTransact
         case 10: sql += "INSERT INTO vals VALUES (" + sid + ", " + std::to_string(pick(1 << 30) - (1 << 29)) + ", " +
                         std::to_string(pick(100)) + " / 8.0, 't', randomblob(4), '" + std::to_string(pick(9)) + ".5', 'a" +
                         std::to_string(pick(3)) + "');"; break;
+        case 11: sql += "INSERT OR REPLACE INTO vals VALUES ((SELECT max(id) FROM vals), 7, 0.5, 'replaced', NULL, 1, 'r');";
+          break;
         default: sql += "UPDATE vals SET r = r * 2, a = NULL WHERE id % 5 = " + std::to_string(pick(5)) + ";"; break;
       }
     }
