@@ -28,15 +28,20 @@ std::string SqlString(const std::string& text) {
 }
 
 // The WHEN condition of a session-mode trigger: the trigger records the key
-// unless the writing connection's session does. Rows with a NULL key are the
-// triggers' in any case (the session skips them).
+// unless the writing connection's extension has recorded the row. The token
+// names the file (migration id) and the table: after a change (':') the
+// extension answers for the table's last change, before one ('/', the row a
+// REPLACE is about to delete) for whether it records the table's changes.
+// Rows with a NULL key are the triggers' in any case (the extension skips
+// them).
 std::string UnlessSessionRecords(const std::vector<std::string>& keys, const std::vector<const char*>& rows,
-                                 const std::string& migration_id) {
+                                 const std::string& migration_id, const std::string& table, bool before) {
   std::string cond;
   for (const char* row : rows) {
     for (const auto& k : keys) cond += std::string(row) + "." + k + " IS NULL OR ";
   }
-  return cond + "NOT sqlite_compileoption_used(" + SqlString(SLIPWAY_CAPTURE_TOKEN + migration_id) + ")";
+  return cond + "NOT sqlite_compileoption_used(" +
+         SqlString(SLIPWAY_CAPTURE_TOKEN + migration_id + (before ? "/" : ":") + table) + ")";
 }
 
 // The mode _slipway_meta records (triggers when it records none).
@@ -77,8 +82,8 @@ std::vector<std::string> CaptureTriggerSql(const schema::Table& table, const sch
   bool generated = false;
   for (const auto& c : table.columns) generated = generated || c.generated != schema::Generated::kNone;
   const bool session = !session_migration_id.empty() && tm.key_kind == schema::KeyKind::kPrimaryKey && !generated;
-  auto unless = [&](std::vector<const char*> rows) {
-    return session ? UnlessSessionRecords(keys, rows, session_migration_id) : std::string();
+  auto unless = [&](std::vector<const char*> rows, bool before = false) {
+    return session ? UnlessSessionRecords(keys, rows, session_migration_id, table.name, before) : std::string();
   };
   out.push_back(Trigger(p + "ins", "AFTER INSERT", qt, unless({"NEW"}), tid, keys, "NEW"));
   out.push_back(Trigger(p + "upd", "AFTER UPDATE", qt, unless({"OLD", "NEW"}), tid, keys, "NEW"));
@@ -119,7 +124,7 @@ std::vector<std::string> CaptureTriggerSql(const schema::Table& table, const sch
                        match + "; END";
     std::string idx = std::to_string(++n);
     // The session records a row that REPLACE deletes, as a delete.
-    const std::string when = session ? " WHEN " + unless({}) : "";
+    const std::string when = session ? " WHEN " + unless({}, /*before=*/true) : "";
     out.push_back("CREATE TRIGGER " + QuoteSqliteIdent(p + "uqi" + idx) + " BEFORE INSERT ON " + qt + when + body);
     out.push_back("CREATE TRIGGER " + QuoteSqliteIdent(p + "uqu" + idx) + " BEFORE UPDATE OF " + of + " ON " + qt + when +
                   body);

@@ -12,11 +12,12 @@
 //    compilations per transaction: its table's columns, and the query that
 //    builds the changeset.)
 //  - sqlite_compileoption_used() is overloaded. A session-mode capture
-//    trigger calls it with SLIPWAY_CAPTURE_TOKEN + the file's migration id in
-//    its WHEN clause after each row it watches changes. Inside an explicit
-//    transaction on the connection's main file it answers 1 (the trigger
-//    stays silent: the hook has recorded the row) and marks the transaction
-//    as needing a capture. The hook records from the moment the connection
+//    trigger calls it with SLIPWAY_CAPTURE_TOKEN + the file's migration id +
+//    ':' + the table in its WHEN clause after each row it watches changes.
+//    Inside an explicit transaction on the connection's main file it answers
+//    1 when the hook recorded the table's last change (the trigger stays
+//    silent) and marks the transaction as needing a capture; 0 otherwise, so
+//    a row the hook did not record, for whatever reason, is the trigger's. The hook records from the moment the connection
 //    opens a file in session mode; on a connection opened before that, the
 //    first time the function is asked it starts recording and answers 0, so
 //    that row goes to the changelog through the trigger and the hook records
@@ -47,6 +48,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -65,6 +67,10 @@ struct Table {
   bool rowid_key = false;         // the key is the rowid (an INTEGER PRIMARY KEY column)
   std::string records;            // this transaction's records, not yet captured
   bool touched = false;           // in Conn::touched
+  // Whether the hook recorded the table's last change, for the transaction
+  // Conn::transaction counts (a flag of an earlier one says nothing).
+  uint64_t last_change_in = 0;
+  bool last_change_recorded = false;
 };
 
 struct Conn {
@@ -75,6 +81,7 @@ struct Conn {
   bool recorded = false;       // the hook recorded a row in this transaction
   int error = SQLITE_OK;       // a row the hook could not record in this transaction
   std::string migration_id;    // of the main file, as last read
+  uint64_t transaction = 1;    // counts the connection's transactions
   std::unordered_map<std::string, Table> tables;
   Table* last = nullptr;  // the table of the last change, looked up again by name only when it differs
   std::vector<Table*> touched;
@@ -357,6 +364,7 @@ int RecordChange(Conn* c, Table* t, int op, sqlite3_int64 key1, sqlite3_int64 ke
     c->touched.push_back(t);
   }
   c->recorded = true;
+  t->last_change_recorded = true;
   return SQLITE_OK;
 }
 
@@ -369,6 +377,8 @@ void PreUpdate(void* arg, sqlite3* db, int op, const char* schema, const char* n
   // session-mode triggers answer by migration id.
   if (std::strcmp(schema, "main") != 0 && !SameFileAsMain(c, schema)) return;
   Table* t = FindTable(c, name);
+  t->last_change_in = c->transaction;
+  t->last_change_recorded = false;
   int rc = SQLITE_OK;
   if (!t->read) rc = ReadTable(c, t);
   if (rc == SQLITE_OK && t->recordable && t->ncol != sqlite3_preupdate_count(db)) {
@@ -393,6 +403,7 @@ void ForgetTransaction(Conn* c) {
   c->asked = false;
   c->recorded = false;
   c->error = SQLITE_OK;
+  ++c->transaction;
 }
 
 // --- the connection's hooks ---
@@ -410,7 +421,7 @@ bool HooksInPlace(Conn* c) {
   return pre && commit && rollback;
 }
 
-bool MainFileIs(Conn* c, const char* id) {
+bool MainFileIs(Conn* c, std::string_view id) {
   if (c->migration_id == id) return true;
   sqlite3_stmt* st = nullptr;
   if (sqlite3_prepare_v2(c->db, "SELECT value FROM main._slipway_meta WHERE key = 'migration_id'", -1, &st, nullptr) !=
@@ -425,16 +436,37 @@ bool MainFileIs(Conn* c, const char* id) {
   return c->migration_id == id;
 }
 
-// 1 when the hook has recorded this write, 0 when the trigger must.
-int HookRecords(Conn* c, const char* migration_id) {
+// 1 when the hook has recorded this write, 0 when the trigger must. `arg`
+// is the trigger's "<migration id>:<table>" (after a change: 1 only when the
+// hook recorded the table's last change in this transaction; a table the
+// hook skipped, with what it knew of its columns, is read again) or
+// "<migration id>/<table>" (before a change, about the row a REPLACE would
+// delete, which the hook records as a delete).
+int HookRecords(Conn* c, const char* arg) {
   if (sqlite3_get_autocommit(c->db)) return 0;
-  if (!MainFileIs(c, migration_id)) return 0;
+  // The migration id is hex: the first ':' or '/' ends it.
+  const char* sep = std::strpbrk(arg, ":/");
+  if (sep == nullptr) return 0;  // a token without the table: the trigger records
+  if (!MainFileIs(c, std::string_view(arg, static_cast<size_t>(sep - arg)))) return 0;
   if (!c->asked) {
     c->asked = true;
     if (!HooksInPlace(c)) return 0;  // this row was not recorded; the rest will be
   }
   if (!c->armed) {
     c->armed = true;
+    return 0;
+  }
+  Table* t = FindTable(c, sep + 1);
+  if (*sep == '/') {
+    // Before a change: the hook will record it, and the delete of a row a
+    // REPLACE displaces, if it records the table (as far as it knows now;
+    // a table it has not read yet is read at its first change).
+    if (!t->read || !t->recordable) return 0;
+    c->needs_capture = true;
+    return 1;
+  }
+  if (t->last_change_in != c->transaction || !t->last_change_recorded) {
+    if (t->last_change_in == c->transaction) t->read = false;
     return 0;
   }
   c->needs_capture = true;

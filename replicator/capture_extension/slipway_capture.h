@@ -26,11 +26,12 @@ extern "C" {
 #endif
 
 /* What the capture triggers of a session-mode file pass to
- * sqlite_compileoption_used(), followed by the file's migration id. On a
- * connection with the extension loaded, the function answers 1 for the
- * connection's main file inside an explicit transaction (the session records
- * the write; the trigger stays silent); everywhere else it is SQLite's own
- * function, which answers 0, and the trigger records the key. */
+ * sqlite_compileoption_used(), followed by the file's migration id, ':' and
+ * the table's name. On a connection with the extension loaded, the function
+ * answers 1 for the connection's main file inside an explicit transaction
+ * when the extension recorded the table's last change (the trigger stays
+ * silent); everywhere else it is SQLite's own function, which answers 0, and
+ * the trigger records the key. */
 #define SLIPWAY_CAPTURE_TOKEN "slipway-session:"
 
 #define SLIPWAY_CAPTURE_API __attribute__((visibility("default")))

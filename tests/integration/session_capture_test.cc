@@ -489,6 +489,42 @@ TEST_F(SessionCaptureTest, AColumnAddedAfterAWriteInTheSameTransactionRefusesIts
   sqlite3changeset_finalize(it);
 }
 
+// The extension keeps what it learnt of each table for the connection. A
+// table rebuilt with a primary key and the same number of columns (as slipway
+// re-arms it, its triggers now leave its rows to the extension) is still
+// "without a key" to a connection that wrote it before: its session-mode
+// trigger finds that the extension did not record the row, records it
+// itself, and the extension reads the table again for the next row.
+TEST_F(SessionCaptureTest, ARowTheExtensionDidNotRecordIsTheTriggers) {
+  Snapshot(kSchema, "session");
+  const int64_t nokey = Tid("nokey");
+  AppConn app(db_, /*session=*/true);
+  app.Must("BEGIN; INSERT INTO nokey VALUES ('before'); SELECT slipway_capture(); COMMIT");
+  EXPECT_EQ(Changelog("tid = " + std::to_string(nokey)), 1) << "a table without a key is the triggers'";
+
+  std::string id;
+  {
+    AppConn plain(db_, /*session=*/false);
+    auto d = Db::Open(db_, Db::Mode::kReadOnly);
+    ASSERT_TRUE(d.ok());
+    auto v = d->QueryText("SELECT value FROM _slipway_meta WHERE key = 'migration_id'");
+    ASSERT_TRUE(v.ok() && v->has_value());
+    id = **v;
+    plain.Must("BEGIN; CREATE TABLE nokey_new (txt TEXT PRIMARY KEY); INSERT INTO nokey_new SELECT txt FROM nokey;"
+               "DROP TABLE nokey; ALTER TABLE nokey_new RENAME TO nokey;"
+               "CREATE TRIGGER _slipway_test_ins AFTER INSERT ON nokey WHEN NEW.txt IS NULL OR NOT "
+               "sqlite_compileoption_used('slipway-session:" + id + ":nokey') BEGIN INSERT INTO _slipway_changelog "
+               "(tid, k1) VALUES (" + std::to_string(nokey) + ", NEW.txt); END; COMMIT");
+  }
+  app.Must("BEGIN; INSERT INTO nokey VALUES ('after'); SELECT slipway_capture(); COMMIT");
+  EXPECT_EQ(Changelog("tid = " + std::to_string(nokey) + " AND k1 = 'after'"), 1)
+      << "the extension did not record the row: its trigger did";
+  const int64_t seq = NewestSeq(db_);
+  app.Must("BEGIN; INSERT INTO nokey VALUES ('later'); SELECT slipway_capture(); COMMIT");
+  EXPECT_EQ(Changelog("tid = " + std::to_string(nokey) + " AND k1 = 'later'"), 0);
+  EXPECT_EQ(Patchsets(db_, seq).size(), 1u) << "the table read again: the extension records its rows";
+}
+
 // The same writer as the trigger-mode tests, through the extension, while
 // the stream runs and a connection without the extension writes beside it;
 // the writer is killed mid-transaction and the stream is killed, and both
