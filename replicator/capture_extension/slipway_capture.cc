@@ -448,10 +448,10 @@ int HookRecords(Conn* c, const char* arg) {
   const char* sep = std::strpbrk(arg, ":/");
   if (sep == nullptr) return 0;  // a token without the table: the trigger records
   if (!MainFileIs(c, std::string_view(arg, static_cast<size_t>(sep - arg)))) return 0;
-  if (!c->asked) {
-    c->asked = true;
-    if (!HooksInPlace(c)) return 0;  // this row was not recorded; the rest will be
-  }
+  c->asked = true;
+  // Asked at every row: the hooks could have been taken since the last
+  // (the commit hook too, and with it the end of the transaction).
+  if (!HooksInPlace(c)) return 0;  // this row was not recorded; the rest will be
   if (!c->armed) {
     c->armed = true;
     return 0;

@@ -455,6 +455,18 @@ TEST_F(SessionCaptureTest, HooksTakenByTheAppAreTakenBackAndNoRowIsLost) {
   EXPECT_EQ(Changelog("tid = " + std::to_string(acct)), 2);
   app.Must("BEGIN; UPDATE acct SET bal = bal + 1 WHERE id = 4");
   EXPECT_EQ(app.Exec("COMMIT"), SQLITE_CONSTRAINT_COMMITHOOK) << "the commit hook is the extension's again";
+
+  // The commit hook taken inside a transaction (the extension does not see
+  // it end), then the preupdate hook before the next: its first row is
+  // still the trigger's.
+  app.Must("BEGIN; UPDATE acct SET bal = bal + 1 WHERE id = 1");
+  sqlite3_commit_hook(app.get(), [](void*) { return 0; }, nullptr);
+  app.Must("SELECT slipway_capture(); COMMIT");
+  sqlite3_preupdate_hook(
+      app.get(), [](void*, sqlite3*, int, const char*, const char*, sqlite3_int64, sqlite3_int64) {}, nullptr);
+  const int64_t before = Changelog("tid = " + std::to_string(acct));
+  app.Must("BEGIN; UPDATE acct SET bal = bal + 1 WHERE id = 1; SELECT slipway_capture(); COMMIT");
+  EXPECT_EQ(Changelog("tid = " + std::to_string(acct)), before + 1) << "the row after the hooks were taken";
   CatchUpAndVerify();
 }
 
