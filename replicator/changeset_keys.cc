@@ -1,6 +1,12 @@
 #include "replicator/changeset_keys.h"
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "replicator/capture.h"
@@ -8,12 +14,260 @@
 namespace slipway::replicator {
 namespace {
 
-constexpr const char* kCreate =
-    "CREATE TEMP TABLE IF NOT EXISTS _slipway_changeset_keys (seq INTEGER NOT NULL, tid INTEGER NOT NULL, k1, k2, k3, k4);"
-    "CREATE INDEX IF NOT EXISTS temp._slipway_changeset_keys_tid ON _slipway_changeset_keys (tid, seq);"
-    "CREATE TEMP VIEW IF NOT EXISTS _slipway_keys AS"
-    " SELECT seq, tid, k1, k2, k3, k4 FROM main._slipway_changelog WHERE tid <> 0"
-    " UNION ALL SELECT seq, tid, k1, k2, k3, k4 FROM temp._slipway_changeset_keys";
+// The keys decoded from a range's changesets, per connection, in memory:
+// the rows of the eponymous table slipway_changeset_keys (seq, tid, k1..k4),
+// sorted by tid and seq, which answers tid = and seq ranges by binary search.
+struct KeyRow {
+  int64_t seq = 0;
+  int64_t tid = 0;
+  sqlite3_value* k[kMaxKeyColumns] = {};
+};
+
+struct KeyStore {
+  std::vector<KeyRow> rows;
+  ~KeyStore() { Clear(); }
+  void Clear() {
+    for (KeyRow& r : rows) {
+      for (sqlite3_value*& v : r.k) sqlite3_value_free(v);
+    }
+    rows.clear();
+  }
+};
+
+// One store per connection, found by its handle; the module's destructor
+// (the connection closing) forgets it.
+std::mutex stores_mu;
+std::unordered_map<sqlite3*, KeyStore*>& Stores() {
+  static auto* stores = new std::unordered_map<sqlite3*, KeyStore*>();
+  return *stores;
+}
+
+struct StoreTab {
+  sqlite3_vtab base;
+  KeyStore* store;
+};
+
+struct StoreCursor {
+  sqlite3_vtab_cursor base;
+  KeyStore* store;
+  size_t at, end;
+};
+
+constexpr int kTidEq = 1, kSeqGt = 2, kSeqGe = 4, kSeqLt = 8, kSeqLe = 16;
+
+int KeysConnect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** out, char**) {
+  const int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(seq INTEGER, tid INTEGER, k1, k2, k3, k4)");
+  if (rc != SQLITE_OK) return rc;
+  auto* tab = static_cast<StoreTab*>(sqlite3_malloc(sizeof(StoreTab)));
+  if (tab == nullptr) return SQLITE_NOMEM;
+  std::memset(tab, 0, sizeof *tab);
+  tab->store = static_cast<KeyStore*>(aux);
+  *out = &tab->base;
+  return SQLITE_OK;
+}
+
+int KeysDisconnect(sqlite3_vtab* vtab) {
+  sqlite3_free(vtab);
+  return SQLITE_OK;
+}
+
+int KeysBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
+  int plan = 0, argc = 0;
+  // Arguments in a fixed order: tid, then the seq bounds.
+  const int kinds[] = {kTidEq, kSeqGt, kSeqGe, kSeqLt, kSeqLe};
+  for (int kind : kinds) {
+    for (int i = 0; i < info->nConstraint; ++i) {
+      const auto& c = info->aConstraint[i];
+      if (!c.usable) continue;
+      int k = 0;
+      if (c.iColumn == 1 && c.op == SQLITE_INDEX_CONSTRAINT_EQ) k = kTidEq;
+      if (c.iColumn == 0 && c.op == SQLITE_INDEX_CONSTRAINT_GT) k = kSeqGt;
+      if (c.iColumn == 0 && c.op == SQLITE_INDEX_CONSTRAINT_GE) k = kSeqGe;
+      if (c.iColumn == 0 && c.op == SQLITE_INDEX_CONSTRAINT_LT) k = kSeqLt;
+      if (c.iColumn == 0 && c.op == SQLITE_INDEX_CONSTRAINT_LE) k = kSeqLe;
+      if (k != kind || (plan & k) != 0) continue;
+      plan |= k;
+      info->aConstraintUsage[i].argvIndex = ++argc;
+      info->aConstraintUsage[i].omit = 0;  // SQLite checks again
+    }
+  }
+  info->idxNum = plan;
+  info->estimatedCost = (plan & kTidEq) != 0 ? 10.0 : 1000.0;
+  info->estimatedRows = (plan & kTidEq) != 0 ? 10 : 1000;
+  return SQLITE_OK;
+}
+
+int KeysOpen(sqlite3_vtab* vtab, sqlite3_vtab_cursor** out) {
+  auto* cur = static_cast<StoreCursor*>(sqlite3_malloc(sizeof(StoreCursor)));
+  if (cur == nullptr) return SQLITE_NOMEM;
+  std::memset(cur, 0, sizeof *cur);
+  cur->store = reinterpret_cast<StoreTab*>(vtab)->store;
+  *out = &cur->base;
+  return SQLITE_OK;
+}
+
+int KeysClose(sqlite3_vtab_cursor* cur) {
+  sqlite3_free(cur);
+  return SQLITE_OK;
+}
+
+int KeysFilter(sqlite3_vtab_cursor* base, int plan, const char*, int argc, sqlite3_value** argv) {
+  auto* cur = reinterpret_cast<StoreCursor*>(base);
+  const std::vector<KeyRow>& rows = cur->store->rows;
+  int64_t tid_lo = INT64_MIN, tid_hi = INT64_MAX, seq_lo = INT64_MIN, seq_hi = INT64_MAX;
+  int a = 0;
+  auto next = [&](int64_t* out) -> bool {
+    if (a >= argc || sqlite3_value_numeric_type(argv[a]) != SQLITE_INTEGER) return false;
+    *out = sqlite3_value_int64(argv[a++]);
+    return true;
+  };
+  int64_t v = 0;
+  bool empty = false;
+  // A bound that is not an integer: an empty range here would be wrong for
+  // a value SQLite compares otherwise, so it is left to SQLite's own check.
+  if ((plan & kTidEq) != 0) {
+    if (next(&v)) {
+      tid_lo = tid_hi = v;
+    } else {
+      ++a;
+    }
+  }
+  if ((plan & kSeqGt) != 0) {
+    if (next(&v)) {
+      if (v == INT64_MAX) empty = true;
+      seq_lo = std::max(seq_lo, v == INT64_MAX ? v : v + 1);
+    } else {
+      ++a;
+    }
+  }
+  if ((plan & kSeqGe) != 0) {
+    if (next(&v)) {
+      seq_lo = std::max(seq_lo, v);
+    } else {
+      ++a;
+    }
+  }
+  if ((plan & kSeqLt) != 0) {
+    if (next(&v)) {
+      if (v == INT64_MIN) empty = true;
+      seq_hi = std::min(seq_hi, v == INT64_MIN ? v : v - 1);
+    } else {
+      ++a;
+    }
+  }
+  if ((plan & kSeqLe) != 0) {
+    if (next(&v)) {
+      seq_hi = std::min(seq_hi, v);
+    } else {
+      ++a;
+    }
+  }
+  auto before = [](const KeyRow& r, std::pair<int64_t, int64_t> k) {
+    return std::make_pair(r.tid, r.seq) < k;
+  };
+  auto after = [](std::pair<int64_t, int64_t> k, const KeyRow& r) {
+    return k < std::make_pair(r.tid, r.seq);
+  };
+  if (empty || seq_lo > seq_hi || tid_lo > tid_hi) {
+    cur->at = cur->end = 0;
+    return SQLITE_OK;
+  }
+  if (tid_lo == tid_hi) {
+    cur->at = static_cast<size_t>(std::lower_bound(rows.begin(), rows.end(), std::make_pair(tid_lo, seq_lo), before) -
+                                  rows.begin());
+    cur->end = static_cast<size_t>(std::upper_bound(rows.begin(), rows.end(), std::make_pair(tid_lo, seq_hi), after) -
+                                   rows.begin());
+  } else {
+    cur->at = 0;
+    cur->end = rows.size();  // every table: SQLite filters the seq range
+  }
+  return SQLITE_OK;
+}
+
+int KeysNext(sqlite3_vtab_cursor* base) {
+  ++reinterpret_cast<StoreCursor*>(base)->at;
+  return SQLITE_OK;
+}
+
+int KeysEof(sqlite3_vtab_cursor* base) {
+  auto* cur = reinterpret_cast<StoreCursor*>(base);
+  return cur->at >= cur->end ? 1 : 0;
+}
+
+int KeysColumn(sqlite3_vtab_cursor* base, sqlite3_context* ctx, int col) {
+  auto* cur = reinterpret_cast<StoreCursor*>(base);
+  const KeyRow& r = cur->store->rows[cur->at];
+  if (col == 0) {
+    sqlite3_result_int64(ctx, r.seq);
+  } else if (col == 1) {
+    sqlite3_result_int64(ctx, r.tid);
+  } else if (r.k[col - 2] != nullptr) {
+    sqlite3_result_value(ctx, r.k[col - 2]);
+  } else {
+    sqlite3_result_null(ctx);
+  }
+  return SQLITE_OK;
+}
+
+int KeysRowid(sqlite3_vtab_cursor* base, sqlite3_int64* rowid) {
+  *rowid = static_cast<sqlite3_int64>(reinterpret_cast<StoreCursor*>(base)->at);
+  return SQLITE_OK;
+}
+
+sqlite3_module KeysModule() {
+  sqlite3_module m;
+  std::memset(&m, 0, sizeof m);
+  m.iVersion = 1;
+  m.xConnect = KeysConnect;
+  m.xBestIndex = KeysBestIndex;
+  m.xDisconnect = KeysDisconnect;
+  m.xDestroy = KeysDisconnect;
+  m.xOpen = KeysOpen;
+  m.xClose = KeysClose;
+  m.xFilter = KeysFilter;
+  m.xNext = KeysNext;
+  m.xEof = KeysEof;
+  m.xColumn = KeysColumn;
+  m.xRowid = KeysRowid;
+  return m;
+}
+
+const sqlite3_module kKeysModule = KeysModule();
+
+void ForgetStore(void* aux) {
+  auto* store = static_cast<KeyStore*>(aux);
+  {
+    std::lock_guard<std::mutex> lock(stores_mu);
+    for (auto it = Stores().begin(); it != Stores().end(); ++it) {
+      if (it->second == store) {
+        Stores().erase(it);
+        break;
+      }
+    }
+  }
+  delete store;
+}
+
+// The connection's store, the module and the view made on first use.
+Result<KeyStore*> StoreOf(Db& db) {
+  {
+    std::lock_guard<std::mutex> lock(stores_mu);
+    auto it = Stores().find(db.get());
+    if (it != Stores().end()) return it->second;
+  }
+  auto* store = new KeyStore();
+  if (sqlite3_create_module_v2(db.get(), "slipway_changeset_keys", &kKeysModule, store, ForgetStore) != SQLITE_OK) {
+    return Status(Code::kInternal, std::string("cannot register the decoded keys' table: ") + sqlite3_errmsg(db.get()));
+  }
+  {
+    std::lock_guard<std::mutex> lock(stores_mu);
+    Stores()[db.get()] = store;
+  }
+  RETURN_IF_ERROR(db.Exec("CREATE TEMP VIEW IF NOT EXISTS _slipway_keys AS"
+                          " SELECT seq, tid, k1, k2, k3, k4 FROM main._slipway_changelog WHERE tid <> 0"
+                          " UNION ALL SELECT seq, tid, k1, k2, k3, k4 FROM slipway_changeset_keys"));
+  return store;
+}
 
 // The session records the columns PRAGMA table_info lists; a table with
 // generated columns may be recorded with them too: whichever list has the
@@ -59,18 +313,13 @@ struct Changeset {
 }  // namespace
 
 Status ChangesetKeyLoader::Prepare() {
-  if (insert_) return Status::Ok();
-  RETURN_IF_ERROR(db_.Exec(kCreate));
+  if (sets_) return Status::Ok();
+  ASSIGN_OR_RETURN(store_, StoreOf(db_));
   ASSIGN_OR_RETURN(Stmt version, db_.Prepare("PRAGMA schema_version"));
-  ASSIGN_OR_RETURN(Stmt clear, db_.Prepare("DELETE FROM temp._slipway_changeset_keys"));
   ASSIGN_OR_RETURN(Stmt sets, db_.Prepare("SELECT seq, k1 FROM main._slipway_changelog WHERE seq > ?1 AND seq <= ?2 "
                                           "AND tid = 0 ORDER BY seq"));
-  ASSIGN_OR_RETURN(Stmt insert, db_.Prepare("INSERT INTO temp._slipway_changeset_keys (seq, tid, k1, k2, k3, k4) "
-                                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
   schema_version_ = std::move(version);
-  clear_ = std::move(clear);
   sets_ = std::move(sets);
-  insert_ = std::move(insert);
   return Status::Ok();
 }
 
@@ -80,10 +329,15 @@ Result<DecodedKeys> ChangesetKeyLoader::Load(const std::map<std::string, int>& t
   struct ResetAtExit {
     ChangesetKeyLoader* l;
     ~ResetAtExit() {
-      for (auto* st : {&l->schema_version_, &l->clear_, &l->sets_, &l->insert_}) (void)(*st)->Reset();
+      for (auto* st : {&l->schema_version_, &l->sets_}) (void)(*st)->Reset();
+      // Sorted for the table's binary search, however the load ended.
+      auto& rows = static_cast<KeyStore*>(l->store_)->rows;
+      std::stable_sort(rows.begin(), rows.end(),
+                       [](const KeyRow& a, const KeyRow& b) { return std::make_pair(a.tid, a.seq) < std::make_pair(b.tid, b.seq); });
     }
   } reset_at_exit{this};
-  RETURN_IF_ERROR(clear_->Run());
+  auto* store = static_cast<KeyStore*>(store_);
+  store->Clear();
   DecodedKeys out;
   if (to <= from) return out;
   ASSIGN_OR_RETURN(bool row, schema_version_->Step());
@@ -93,7 +347,6 @@ Result<DecodedKeys> ChangesetKeyLoader::Load(const std::map<std::string, int>& t
     schema_version_seen_ = version;
   }
   Stmt& sets = *sets_;
-  Stmt& ins = *insert_;
   sets.Bind(1, from).Bind(2, to);
   while (true) {
     ASSIGN_OR_RETURN(bool row, sets.Step());
@@ -122,8 +375,10 @@ Result<DecodedKeys> ChangesetKeyLoader::Load(const std::map<std::string, int>& t
                                             std::to_string(kMaxKeyColumns) + " columns are not supported");
         }
       }
-      ins.Bind(1, seq).Bind(2, static_cast<int64_t>(kc.tid));
-      for (int i = 0; i < kMaxKeyColumns; ++i) ins.BindNull(3 + i);
+      store->rows.emplace_back();
+      KeyRow& row = store->rows.back();
+      row.seq = seq;
+      row.tid = kc.tid;
       for (size_t i = 0; i < kc.positions.size(); ++i) {
         sqlite3_value* v = nullptr;
         // An update keeps its key (a changed key is a delete and an insert),
@@ -135,10 +390,9 @@ Result<DecodedKeys> ChangesetKeyLoader::Load(const std::map<std::string, int>& t
           return Status(Code::kInternal, at + ": table " + name + " has no key value in column " +
                                              std::to_string(kc.positions[i]));
         }
-        ins.BindValue(3 + static_cast<int>(i), v);
+        row.k[i] = sqlite3_value_dup(v);
+        if (row.k[i] == nullptr) return Status(Code::kInternal, at + ": out of memory");
       }
-      RETURN_IF_ERROR(ins.Run());
-      RETURN_IF_ERROR(ins.Reset());
       ++out.changes[kc.tid];
     }
     if (rc != SQLITE_DONE) return Status(Code::kInternal, at + " is damaged: " + sqlite3_errstr(rc));

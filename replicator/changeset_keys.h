@@ -4,11 +4,12 @@
 // _slipway_changelog with tid 0 holds one app transaction's changeset in k1;
 // the other rows are key rows written by the capture triggers (connections
 // without the extension, autocommit writes). LoadChangesetKeys() decodes the
-// changesets of a range into temp._slipway_changeset_keys, and the temp view
-// _slipway_keys (seq, tid, k1..k4) shows those keys together with the key
-// rows: every reader of touched keys asks that one relation, in either
-// capture mode.
-// Thread-safety: per connection (temp objects are the connection's own).
+// changesets of a range into the connection's memory, shown by the eponymous
+// virtual table slipway_changeset_keys (seq, tid, k1..k4; tid = and seq
+// ranges found by binary search), and the temp view _slipway_keys shows
+// those keys together with the key rows: every reader of touched keys asks
+// that one relation, in either capture mode.
+// Thread-safety: per connection (the decoded keys are the connection's own).
 
 #include <cstdint>
 #include <map>
@@ -47,7 +48,8 @@ class ChangesetKeyLoader {
   Status Prepare();
 
   Db& db_;
-  std::optional<Stmt> schema_version_, clear_, sets_, insert_;
+  void* store_ = nullptr;  // the connection's decoded keys (changeset_keys.cc)
+  std::optional<Stmt> schema_version_, sets_;
   int64_t schema_version_seen_ = -1;
   std::map<std::string, KeyColumns> tables_;
 };
