@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -12,7 +13,6 @@
 #include "replicator/capture.h"
 
 namespace slipway::replicator {
-namespace {
 
 // The keys decoded from a range's changesets, per connection, in memory:
 // the rows of the eponymous table slipway_changeset_keys (seq, tid, k1..k4),
@@ -23,33 +23,41 @@ struct KeyRow {
   sqlite3_value* k[kMaxKeyColumns] = {};
 };
 
-struct KeyStore {
+struct DecodedKeyStore {
+  sqlite3* db = nullptr;  // the connection whose keys these are
   std::vector<KeyRow> rows;
-  ~KeyStore() { Clear(); }
+  ~DecodedKeyStore() { Clear(); }
   void Clear() {
     for (KeyRow& r : rows) {
       for (sqlite3_value*& v : r.k) sqlite3_value_free(v);
     }
     rows.clear();
   }
+  void Sort() {
+    std::stable_sort(rows.begin(), rows.end(), [](const KeyRow& a, const KeyRow& b) {
+      return std::make_pair(a.tid, a.seq) < std::make_pair(b.tid, b.seq);
+    });
+  }
 };
+
+namespace {
 
 // One store per connection, found by its handle; the module's destructor
 // (the connection closing) forgets it.
 std::mutex stores_mu;
-std::unordered_map<sqlite3*, KeyStore*>& Stores() {
-  static auto* stores = new std::unordered_map<sqlite3*, KeyStore*>();
+std::unordered_map<sqlite3*, DecodedKeyStore*>& Stores() {
+  static auto* stores = new std::unordered_map<sqlite3*, DecodedKeyStore*>();
   return *stores;
 }
 
 struct StoreTab {
   sqlite3_vtab base;
-  KeyStore* store;
+  DecodedKeyStore* store;
 };
 
 struct StoreCursor {
   sqlite3_vtab_cursor base;
-  KeyStore* store;
+  DecodedKeyStore* store;
   size_t at, end;
 };
 
@@ -61,7 +69,7 @@ int KeysConnect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** 
   auto* tab = static_cast<StoreTab*>(sqlite3_malloc(sizeof(StoreTab)));
   if (tab == nullptr) return SQLITE_NOMEM;
   std::memset(tab, 0, sizeof *tab);
-  tab->store = static_cast<KeyStore*>(aux);
+  tab->store = static_cast<DecodedKeyStore*>(aux);
   *out = &tab->base;
   return SQLITE_OK;
 }
@@ -114,68 +122,46 @@ int KeysClose(sqlite3_vtab_cursor* cur) {
 int KeysFilter(sqlite3_vtab_cursor* base, int plan, const char*, int argc, sqlite3_value** argv) {
   auto* cur = reinterpret_cast<StoreCursor*>(base);
   const std::vector<KeyRow>& rows = cur->store->rows;
-  int64_t tid_lo = INT64_MIN, tid_hi = INT64_MAX, seq_lo = INT64_MIN, seq_hi = INT64_MAX;
+  // The arguments in xBestIndex's order. A bound that is not an integer is
+  // left to SQLite's own check (an empty range here would be wrong for a
+  // value SQLite compares otherwise).
   int a = 0;
-  auto next = [&](int64_t* out) -> bool {
-    if (a >= argc || sqlite3_value_numeric_type(argv[a]) != SQLITE_INTEGER) return false;
-    *out = sqlite3_value_int64(argv[a++]);
+  int64_t v = 0;
+  auto bound = [&](int kind) {
+    if ((plan & kind) == 0 || a >= argc) return false;
+    sqlite3_value* arg = argv[a++];
+    if (sqlite3_value_numeric_type(arg) != SQLITE_INTEGER) return false;
+    v = sqlite3_value_int64(arg);
     return true;
   };
-  int64_t v = 0;
+  std::optional<int64_t> tid;
+  int64_t seq_lo = INT64_MIN, seq_hi = INT64_MAX;
   bool empty = false;
-  // A bound that is not an integer: an empty range here would be wrong for
-  // a value SQLite compares otherwise, so it is left to SQLite's own check.
-  if ((plan & kTidEq) != 0) {
-    if (next(&v)) {
-      tid_lo = tid_hi = v;
-    } else {
-      ++a;
-    }
+  if (bound(kTidEq)) tid = v;
+  if (bound(kSeqGt)) {
+    empty = empty || v == INT64_MAX;
+    if (v != INT64_MAX) seq_lo = std::max(seq_lo, v + 1);
   }
-  if ((plan & kSeqGt) != 0) {
-    if (next(&v)) {
-      if (v == INT64_MAX) empty = true;
-      seq_lo = std::max(seq_lo, v == INT64_MAX ? v : v + 1);
-    } else {
-      ++a;
-    }
+  if (bound(kSeqGe)) seq_lo = std::max(seq_lo, v);
+  if (bound(kSeqLt)) {
+    empty = empty || v == INT64_MIN;
+    if (v != INT64_MIN) seq_hi = std::min(seq_hi, v - 1);
   }
-  if ((plan & kSeqGe) != 0) {
-    if (next(&v)) {
-      seq_lo = std::max(seq_lo, v);
-    } else {
-      ++a;
-    }
-  }
-  if ((plan & kSeqLt) != 0) {
-    if (next(&v)) {
-      if (v == INT64_MIN) empty = true;
-      seq_hi = std::min(seq_hi, v == INT64_MIN ? v : v - 1);
-    } else {
-      ++a;
-    }
-  }
-  if ((plan & kSeqLe) != 0) {
-    if (next(&v)) {
-      seq_hi = std::min(seq_hi, v);
-    } else {
-      ++a;
-    }
-  }
+  if (bound(kSeqLe)) seq_hi = std::min(seq_hi, v);
   auto before = [](const KeyRow& r, std::pair<int64_t, int64_t> k) {
     return std::make_pair(r.tid, r.seq) < k;
   };
   auto after = [](std::pair<int64_t, int64_t> k, const KeyRow& r) {
     return k < std::make_pair(r.tid, r.seq);
   };
-  if (empty || seq_lo > seq_hi || tid_lo > tid_hi) {
+  if (empty || seq_lo > seq_hi) {
     cur->at = cur->end = 0;
     return SQLITE_OK;
   }
-  if (tid_lo == tid_hi) {
-    cur->at = static_cast<size_t>(std::lower_bound(rows.begin(), rows.end(), std::make_pair(tid_lo, seq_lo), before) -
+  if (tid) {
+    cur->at = static_cast<size_t>(std::lower_bound(rows.begin(), rows.end(), std::make_pair(*tid, seq_lo), before) -
                                   rows.begin());
-    cur->end = static_cast<size_t>(std::upper_bound(rows.begin(), rows.end(), std::make_pair(tid_lo, seq_hi), after) -
+    cur->end = static_cast<size_t>(std::upper_bound(rows.begin(), rows.end(), std::make_pair(*tid, seq_hi), after) -
                                    rows.begin());
   } else {
     cur->at = 0;
@@ -235,27 +221,23 @@ sqlite3_module KeysModule() {
 const sqlite3_module kKeysModule = KeysModule();
 
 void ForgetStore(void* aux) {
-  auto* store = static_cast<KeyStore*>(aux);
+  auto* store = static_cast<DecodedKeyStore*>(aux);
   {
     std::lock_guard<std::mutex> lock(stores_mu);
-    for (auto it = Stores().begin(); it != Stores().end(); ++it) {
-      if (it->second == store) {
-        Stores().erase(it);
-        break;
-      }
-    }
+    Stores().erase(store->db);
   }
   delete store;
 }
 
 // The connection's store, the module and the view made on first use.
-Result<KeyStore*> StoreOf(Db& db) {
+Result<DecodedKeyStore*> StoreOf(Db& db) {
   {
     std::lock_guard<std::mutex> lock(stores_mu);
     auto it = Stores().find(db.get());
     if (it != Stores().end()) return it->second;
   }
-  auto* store = new KeyStore();
+  auto* store = new DecodedKeyStore();
+  store->db = db.get();
   if (sqlite3_create_module_v2(db.get(), "slipway_changeset_keys", &kKeysModule, store, ForgetStore) != SQLITE_OK) {
     return Status(Code::kInternal, std::string("cannot register the decoded keys' table: ") + sqlite3_errmsg(db.get()));
   }
@@ -312,41 +294,27 @@ struct Changeset {
 
 }  // namespace
 
-Status ChangesetKeyLoader::Prepare() {
-  if (sets_) return Status::Ok();
-  ASSIGN_OR_RETURN(store_, StoreOf(db_));
-  ASSIGN_OR_RETURN(Stmt version, db_.Prepare("PRAGMA schema_version"));
-  ASSIGN_OR_RETURN(Stmt sets, db_.Prepare("SELECT seq, k1 FROM main._slipway_changelog WHERE seq > ?1 AND seq <= ?2 "
-                                          "AND tid = 0 ORDER BY seq"));
-  schema_version_ = std::move(version);
-  sets_ = std::move(sets);
-  return Status::Ok();
-}
-
 Result<DecodedKeys> ChangesetKeyLoader::Load(const std::map<std::string, int>& tids, int64_t from, int64_t to) {
-  RETURN_IF_ERROR(Prepare());
-  // Statements kept for the next call are left reset, holding no read.
-  struct ResetAtExit {
-    ChangesetKeyLoader* l;
-    ~ResetAtExit() {
-      for (auto* st : {&l->schema_version_, &l->sets_}) (void)(*st)->Reset();
-      // Sorted for the table's binary search, however the load ended.
-      auto& rows = static_cast<KeyStore*>(l->store_)->rows;
-      std::stable_sort(rows.begin(), rows.end(),
-                       [](const KeyRow& a, const KeyRow& b) { return std::make_pair(a.tid, a.seq) < std::make_pair(b.tid, b.seq); });
-    }
-  } reset_at_exit{this};
-  auto* store = static_cast<KeyStore*>(store_);
-  store->Clear();
+  if (store_ == nullptr) {
+    ASSIGN_OR_RETURN(store_, StoreOf(db_));
+  }
+  DecodedKeyStore& store = *store_;
+  store.Clear();
+  // Sorted for the table's binary search, however the load ends.
+  struct SortAtExit {
+    DecodedKeyStore& store;
+    ~SortAtExit() { store.Sort(); }
+  } sort_at_exit{store};
   DecodedKeys out;
   if (to <= from) return out;
-  ASSIGN_OR_RETURN(bool row, schema_version_->Step());
-  const int64_t version = row ? schema_version_->Int(0) : -1;
-  if (version != schema_version_seen_) {
+  ASSIGN_OR_RETURN(auto version, db_.QueryInt("PRAGMA schema_version"));
+  if (version.value_or(-1) != schema_version_seen_) {
     tables_.clear();
-    schema_version_seen_ = version;
+    schema_version_seen_ = version.value_or(-1);
   }
-  Stmt& sets = *sets_;
+  ASSIGN_OR_RETURN(Db::Lent lent, db_.Cached("SELECT seq, k1 FROM main._slipway_changelog WHERE seq > ?1 AND seq <= ?2 "
+                                            "AND tid = 0 ORDER BY seq"));
+  Stmt& sets = *lent;
   sets.Bind(1, from).Bind(2, to);
   while (true) {
     ASSIGN_OR_RETURN(bool row, sets.Step());
@@ -375,8 +343,8 @@ Result<DecodedKeys> ChangesetKeyLoader::Load(const std::map<std::string, int>& t
                                             std::to_string(kMaxKeyColumns) + " columns are not supported");
         }
       }
-      store->rows.emplace_back();
-      KeyRow& row = store->rows.back();
+      store.rows.emplace_back();
+      KeyRow& row = store.rows.back();
       row.seq = seq;
       row.tid = kc.tid;
       for (size_t i = 0; i < kc.positions.size(); ++i) {

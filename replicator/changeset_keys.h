@@ -13,7 +13,6 @@
 
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,11 +25,13 @@ struct DecodedKeys {
   std::map<int, int64_t> changes;  // tid -> changed rows
 };
 
-// Decodes changesets into the connection's temp table, keeping across calls
-// what one call would compile again: its statements and where each table's
-// key sits in its records (read again when the schema version changes). A
-// stream round decodes a few transactions; compiling those statements cost
-// it more than decoding them.
+struct DecodedKeyStore;  // changeset_keys.cc
+
+// Decodes changesets into the connection's memory, keeping across calls
+// where each table's key sits in its records (read again when the schema
+// version changes); its statements are compiled once per connection
+// (Db::Cached). A stream round decodes a few transactions; compiling those
+// statements cost it more than decoding them.
 class ChangesetKeyLoader {
  public:
   // REQUIRES: `db` outlives the loader.
@@ -45,11 +46,8 @@ class ChangesetKeyLoader {
     int ncol = -1;
     std::vector<int> positions;  // in primary-key order
   };
-  Status Prepare();
-
   Db& db_;
-  void* store_ = nullptr;  // the connection's decoded keys (changeset_keys.cc)
-  std::optional<Stmt> schema_version_, sets_;
+  DecodedKeyStore* store_ = nullptr;  // the connection's decoded keys, made at the first Load()
   int64_t schema_version_seen_ = -1;
   std::map<std::string, KeyColumns> tables_;
 };

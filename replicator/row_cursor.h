@@ -13,6 +13,8 @@
 
 #include <sqlite3.h>
 
+#include <optional>
+
 #include "common/sqlite.h"
 #include "common/status.h"
 #include "schema/codec.h"
@@ -30,11 +32,13 @@ class RowCursor {
 };
 
 // A cursor over a prepared SQLite statement, starting at column `skip`;
-// borrowed, or owned when made from a Stmt.
+// borrowed, owned when made from a Stmt, or lent by Db::Cached() (reset and
+// given back when the cursor goes).
 class StmtCursor : public RowCursor {
  public:
   explicit StmtCursor(sqlite3_stmt* stmt, int skip = 0) : stmt_(stmt), skip_(skip) {}
   explicit StmtCursor(Stmt owned, int skip = 0) : owned_(std::move(owned)), stmt_(owned_.get()), skip_(skip) {}
+  explicit StmtCursor(Db::Lent lent, int skip = 0) : lent_(std::move(lent)), stmt_((*lent_)->get()), skip_(skip) {}
   Result<bool> Next() override {
     const int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
@@ -45,6 +49,7 @@ class StmtCursor : public RowCursor {
 
  private:
   Stmt owned_;
+  std::optional<Db::Lent> lent_;
   sqlite3_stmt* stmt_;
   int skip_;
 };

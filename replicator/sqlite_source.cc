@@ -49,15 +49,15 @@ SqliteChangelogSource::SqliteChangelogSource(Db& db, const schema::Plan& plan, c
     }
     for (const char* range : {kRange, kKeysRange}) {
       const int i = range == kRange ? 0 : 1;
-      t.rows_query[i].sql = SelectColumns(t.sql) + " FROM " + t.sql.sqlite_table + " WHERE " + lhs + " IN (SELECT " +
-                            KeyColumnsList(nkey) + range + ")";
-      t.keys_query[i].sql = "SELECT DISTINCT " + KeyColumnsList(nkey) + range;
+      t.rows_query[i] = SelectColumns(t.sql) + " FROM " + t.sql.sqlite_table + " WHERE " + lhs + " IN (SELECT " +
+                        KeyColumnsList(nkey) + range + ")";
+      t.keys_query[i] = "SELECT DISTINCT " + KeyColumnsList(nkey) + range;
     }
     tables_.emplace(it->second, std::move(t));
   }
 }
 
-Result<SqliteChangelogSource::Table*> SqliteChangelogSource::Find(int tid) {
+Result<const SqliteChangelogSource::Table*> SqliteChangelogSource::Find(int tid) const {
   auto it = tables_.find(tid);
   if (it == tables_.end()) return Status(Code::kInternal, "no replicated table with id " + std::to_string(tid));
   return &it->second;
@@ -78,15 +78,9 @@ void SqliteChangelogSource::EndRead() { (void)db_.Exec("COMMIT"); }
 Result<std::vector<TableTouch>> SqliteChangelogSource::Touched(const Position& from, const Position& to) {
   std::vector<TableTouch> out;
   changesets_ = 0;
-  if (!touched_) {
-    ASSIGN_OR_RETURN(touched_, db_.Prepare("SELECT tid, count(*) FROM _slipway_changelog WHERE seq > ?1 AND seq <= ?2 "
-                                           "GROUP BY tid"));
-  }
-  Stmt& st = *touched_;
-  struct ResetAtExit {
-    Stmt& st;
-    ~ResetAtExit() { (void)st.Reset(); }
-  } reset_at_exit{st};
+  ASSIGN_OR_RETURN(Db::Lent lent, db_.Cached("SELECT tid, count(*) FROM _slipway_changelog WHERE seq > ?1 AND seq <= ?2 "
+                                            "GROUP BY tid"));
+  Stmt& st = *lent;
   st.Bind(1, from.seq).Bind(2, to.seq);
   while (true) {
     ASSIGN_OR_RETURN(bool row, st.Step());
@@ -113,51 +107,25 @@ Result<std::vector<TableTouch>> SqliteChangelogSource::Touched(const Position& f
   return out;
 }
 
-namespace {
-
-// A cursor over a statement it borrows: reset and given back when done.
-class LentCursor : public StmtCursor {
- public:
-  LentCursor(sqlite3_stmt* st, bool* lent) : StmtCursor(st), st_(st), lent_(lent) {}
-  ~LentCursor() override {
-    sqlite3_reset(st_);
-    *lent_ = false;
-  }
-
- private:
-  sqlite3_stmt* st_;
-  bool* lent_;
-};
-
-}  // namespace
-
-Result<std::unique_ptr<RowCursor>> SqliteChangelogSource::Lend(Cached& c, int tid, const Position& from,
-                                                               const Position& to) {
-  if (c.lent) {
-    ASSIGN_OR_RETURN(Stmt st, db_.Prepare(c.sql));
-    st.Bind(1, static_cast<int64_t>(tid)).Bind(2, from.seq).Bind(3, to.seq);
-    return std::unique_ptr<RowCursor>(std::make_unique<StmtCursor>(std::move(st)));
-  }
-  if (!c.stmt) {
-    ASSIGN_OR_RETURN(c.stmt, db_.Prepare(c.sql));
-  }
-  c.stmt->Bind(1, static_cast<int64_t>(tid)).Bind(2, from.seq).Bind(3, to.seq);
-  c.lent = true;
-  return std::unique_ptr<RowCursor>(std::make_unique<LentCursor>(c.stmt->get(), &c.lent));
+Result<std::unique_ptr<RowCursor>> SqliteChangelogSource::Range(const std::string& sql, int tid, const Position& from,
+                                                                const Position& to) {
+  ASSIGN_OR_RETURN(Db::Lent st, db_.Cached(sql));
+  st->Bind(1, static_cast<int64_t>(tid)).Bind(2, from.seq).Bind(3, to.seq);
+  return std::unique_ptr<RowCursor>(std::make_unique<StmtCursor>(std::move(st)));
 }
 
 Result<std::unique_ptr<RowCursor>> SqliteChangelogSource::Keys(int tid, const Position& from, const Position& to) {
-  ASSIGN_OR_RETURN(Table* t, Find(tid));
-  return Lend(t->keys_query[changesets_ > 0 ? 1 : 0], tid, from, to);
+  ASSIGN_OR_RETURN(const Table* t, Find(tid));
+  return Range(t->keys_query[changesets_ > 0 ? 1 : 0], tid, from, to);
 }
 
 Result<std::unique_ptr<RowCursor>> SqliteChangelogSource::Rows(int tid, const Position& from, const Position& to) {
-  ASSIGN_OR_RETURN(Table* t, Find(tid));
-  return Lend(t->rows_query[changesets_ > 0 ? 1 : 0], tid, from, to);
+  ASSIGN_OR_RETURN(const Table* t, Find(tid));
+  return Range(t->rows_query[changesets_ > 0 ? 1 : 0], tid, from, to);
 }
 
 Result<std::unique_ptr<RowCursor>> SqliteChangelogSource::AllRows(int tid) {
-  ASSIGN_OR_RETURN(Table* t, Find(tid));
+  ASSIGN_OR_RETURN(const Table* t, Find(tid));
   ASSIGN_OR_RETURN(Stmt st, db_.Prepare(SelectColumns(t->sql) + " FROM " + t->sql.sqlite_table));
   return std::unique_ptr<RowCursor>(std::make_unique<StmtCursor>(std::move(st)));
 }

@@ -40,28 +40,21 @@ class SqliteChangelogSource : public ChangeSource {
   Db& db() { return db_; }
 
  private:
-  // A statement compiled once and lent to one cursor at a time; the cursor
-  // resets it when done. While lent, another cursor gets its own.
-  struct Cached {
-    std::string sql;
-    std::optional<Stmt> stmt;
-    bool lent = false;
-  };
   struct Table {
     TableSql sql;
     // [0]: the triggers' key rows; [1]: those and the changesets' keys.
-    Cached rows_query[2];
-    Cached keys_query[2];
+    // Compiled once per connection (Db::Cached).
+    std::string rows_query[2];
+    std::string keys_query[2];
   };
-  Result<Table*> Find(int tid);
-  Result<std::unique_ptr<RowCursor>> Lend(Cached& c, int tid, const Position& from, const Position& to);
+  Result<const Table*> Find(int tid) const;
+  Result<std::unique_ptr<RowCursor>> Range(const std::string& sql, int tid, const Position& from, const Position& to);
 
   Db& db_;
   ChangesetKeyLoader changesets_loader_{db_};
   std::map<std::string, int> tids_;
   std::map<int, Table> tables_;
-  std::optional<Stmt> touched_;  // the range's changes per table
-  int64_t changesets_ = 0;       // changesets in the range read by the last Touched()
+  int64_t changesets_ = 0;  // changesets in the range read by the last Touched()
 };
 
 }  // namespace slipway::replicator
