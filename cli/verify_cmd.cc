@@ -103,14 +103,8 @@ int RunVerify(const std::vector<std::string>& argv) {
 
   auto log = Logger("verify");
   std::vector<cutover::TableReport> reports;
-  int64_t planned = 0;
-  size_t selected = 0;
-  for (const auto& t : plan.tables) {
-    if (!schema::Selected(t.source, *selection)) continue;
-    planned += t.rows;
-    ++selected;
-  }
-  cutover::VerifyRunProgress progress(planned, selected);
+  cutover::VerifyRunProgress progress(
+      plan, [&selection](const schema::TableMapping& t) { return schema::Selected(t.source, *selection); });
   // Written only where slipway's state is (a target it loaded).
   replicator::StepProgressWriter published(*args->Get("target"), "verify", [&progress] { return progress.Figures(); });
   auto state = target->Exec("SELECT to_regclass('slipway.step_progress') IS NOT NULL");

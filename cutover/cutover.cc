@@ -458,14 +458,7 @@ Status VerifyBeforeFreeze(const MoveContext& c, const schema::Plan& plan, Verify
   ASSIGN_OR_RETURN(PgConn vconn, PgConn::Connect(c.o.target_uri));
   Verifier v(c.o.source_path, vconn, plan.options.pg_schema, std::move(options));
   RETURN_IF_ERROR(v.Open());
-  int64_t planned = 0;
-  size_t tables = 0;
-  for (const auto& tm : plan.tables) {
-    if (c.tids.count(tm.source) == 0) continue;
-    planned += tm.rows;
-    ++tables;
-  }
-  VerifyRunProgress progress(planned, tables);
+  VerifyRunProgress progress(plan, [&c](const schema::TableMapping& tm) { return c.tids.count(tm.source) != 0; });
   const char* move = c.o.direction == Direction::kForward ? "cutover" : "rollback";
   auto log = Logger(move);
   replicator::StepProgressWriter published(c.o.target_uri, std::string(move) + " verify",

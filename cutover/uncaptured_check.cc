@@ -51,14 +51,7 @@ Result<UncapturedReport> CheckUncapturedWrites(const std::string& source_path, c
   RETURN_IF_ERROR(v.Open());
   // Every row of those tables is read on both sides: minutes at tens of
   // millions of rows, so it shows its progress as the full verify does.
-  int64_t planned = 0;
-  size_t tables = 0;
-  for (const auto& tm : plan.tables) {
-    if (!schema::HoldsTextOrBlob(tm)) continue;
-    planned += tm.rows;
-    ++tables;
-  }
-  VerifyRunProgress progress(planned, tables);
+  VerifyRunProgress progress(plan, [](const schema::TableMapping& tm) { return schema::HoldsTextOrBlob(tm); });
   auto log = Logger("cutover");
   replicator::StepProgressWriter published(target_uri, "cutover uncaptured-write check",
                                            [&progress] { return progress.Figures(); });

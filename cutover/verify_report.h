@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cutover/verifier.h"
+#include "schema/plan.h"
 
 namespace slipway::cutover {
 
@@ -28,7 +29,15 @@ std::string RenderVerifyText(const std::vector<TableReport>& reports);
 // Thread-safety: Figures() may run on another thread than the rest.
 class VerifyRunProgress {
  public:
-  VerifyRunProgress(int64_t planned_rows, size_t tables) : planned_(planned_rows), tables_(tables) {}
+  // Over the plan's tables that `pick` selects, with the rows the plan counted.
+  template <typename Pick>
+  VerifyRunProgress(const schema::Plan& plan, Pick pick) {
+    for (const auto& tm : plan.tables) {
+      if (!pick(tm)) continue;
+      planned_ += tm.rows;
+      ++tables_;
+    }
+  }
   // The table being verified now (shown by Figures()).
   void Starting(const std::string& table);
   std::string Done(const TableReport& r);
@@ -38,8 +47,8 @@ class VerifyRunProgress {
 
  private:
   mutable std::mutex mu_;
-  int64_t planned_;
-  size_t tables_;
+  int64_t planned_ = 0;
+  size_t tables_ = 0;
   size_t done_tables_ = 0;
   int64_t done_rows_ = 0;
   double seconds_ = 0;
