@@ -33,7 +33,6 @@ TEST(FormatCount, RoundsRatesToWholeNumbers) {
   EXPECT_EQ(FormatCountRounded(1e300), "-");
 }
 
-}  // namespace
 TEST(FormatDurationMs, PicksTheUnitThatReadsBest) {
   EXPECT_EQ(FormatDurationMs(35.4), "35 ms");
   EXPECT_EQ(FormatDurationMs(534.322), "534 ms");
@@ -42,4 +41,5 @@ TEST(FormatDurationMs, PicksTheUnitThatReadsBest) {
   EXPECT_EQ(FormatDurationMs(9000000), "2.5 h");
 }
 
+}  // namespace
 }  // namespace slipway

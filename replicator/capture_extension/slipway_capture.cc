@@ -393,13 +393,18 @@ void PreUpdate(void* arg, sqlite3* db, int op, const char* schema, const char* n
   if (rc != SQLITE_OK && c->error == SQLITE_OK) c->error = rc;
 }
 
-void ForgetTransaction(Conn* c) {
+// The records written, or given up: nothing is left to capture.
+void ClearRecords(Conn* c) {
   for (Table* t : c->touched) {
     t->records.clear();
     t->touched = false;
   }
   c->touched.clear();
   c->needs_capture = false;
+}
+
+void ForgetTransaction(Conn* c) {
+  ClearRecords(c);
   c->asked = false;
   c->recorded = false;
   c->error = SQLITE_OK;
@@ -541,12 +546,7 @@ void Capture(sqlite3_context* ctx, int, sqlite3_value**) {
     sqlite3_result_error_code(ctx, rc);
     return;
   }
-  for (Table* t : c->touched) {
-    t->records.clear();
-    t->touched = false;
-  }
-  c->touched.clear();
-  c->needs_capture = false;
+  ClearRecords(c);
   sqlite3_result_int(ctx, rc == SQLITE_OK ? 1 : 0);
 }
 

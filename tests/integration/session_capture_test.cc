@@ -111,6 +111,15 @@ class SessionCaptureTest : public TargetTest {
     return n.ok() ? n->value_or(-1) : -1;
   }
   void CatchUpAndVerify() { CatchUpAndVerifyEqual(db_, target_); }
+  // The one text value `sql` reads in the target.
+  std::string TargetText(const std::string& sql) {
+    auto pg = PgConn::Connect(target_);
+    EXPECT_TRUE(pg.ok());
+    if (!pg.ok()) return "";
+    auto r = pg->Exec(sql);
+    EXPECT_TRUE(r.ok()) << sql;
+    return r.ok() ? r->Str(0, 0) : "";
+  }
   std::string db_;
 };
 
@@ -167,11 +176,8 @@ TEST_F(SessionCaptureTest, RecordsTransactionsRefusesUncapturedCommitsAndLeavesO
   app.Must("BEGIN; INSERT INTO nokey VALUES ('c'); COMMIT");
 
   CatchUpAndVerify();
-  auto pg = PgConn::Connect(target_);
-  ASSERT_TRUE(pg.ok());
-  auto rows = pg->Exec("SELECT string_agg(id || ':' || owner || ':' || bal, ' ' ORDER BY id) FROM acct");
-  ASSERT_TRUE(rows.ok());
-  EXPECT_EQ(rows->Str(0, 0), "3:cy:101 4:dee:101 10:ann:90 11:bob:7 12:eve:3");
+  EXPECT_EQ(TargetText("SELECT string_agg(id || ':' || owner || ':' || bal, ' ' ORDER BY id) FROM acct"),
+            "3:cy:101 4:dee:101 10:ann:90 11:bob:7 12:eve:3");
 }
 
 // The README's examples (deploy/examples): each records its transfer as one
@@ -189,11 +195,7 @@ TEST_F(SessionCaptureTest, ExamplesRecordOneChangesetEach) {
   EXPECT_EQ(Changelog("tid = 0"), 2);
   EXPECT_EQ(Changelog("tid <> 0"), 0) << "nothing went through the triggers";
   CatchUpAndVerify();
-  auto pg = PgConn::Connect(target_);
-  ASSERT_TRUE(pg.ok());
-  auto rows = pg->Exec("SELECT string_agg(id || ':' || balance, ' ' ORDER BY id) FROM accounts");
-  ASSERT_TRUE(rows.ok());
-  EXPECT_EQ(rows->Str(0, 0), "1:80 2:120");
+  EXPECT_EQ(TargetText("SELECT string_agg(id || ':' || balance, ' ' ORDER BY id) FROM accounts"), "1:80 2:120");
 }
 
 // A move switched from triggers to session and back while the stream runs
@@ -232,12 +234,9 @@ TEST_F(SessionCaptureTest, SwitchesModesWhileTheStreamRuns) {
   EXPECT_EQ(stream.Err().find("copied whole"), std::string::npos) << stream.Err();
   EXPECT_EQ(stream.Err().find("renumber"), std::string::npos) << stream.Err();
   CatchUpAndVerify();
-  auto pg = PgConn::Connect(target_);
-  ASSERT_TRUE(pg.ok());
-  auto rows = pg->Exec("SELECT (SELECT bal FROM acct WHERE id = 1) || ' ' || (SELECT bal FROM acct WHERE id = 2) || ' ' || "
-                       "(SELECT count(*) FROM nokey)");
-  ASSERT_TRUE(rows.ok());
-  EXPECT_EQ(rows->Str(0, 0), "40 160 61");
+  EXPECT_EQ(TargetText("SELECT (SELECT bal FROM acct WHERE id = 1) || ' ' || (SELECT bal FROM acct WHERE id = 2) || ' ' || "
+                       "(SELECT count(*) FROM nokey)"),
+            "40 160 61");
 }
 
 // A row with a NULL key, which the session skips, is recorded by the
@@ -293,8 +292,8 @@ std::string Dump(sqlite3* db, const std::string& table) {
         std::snprintf(buf, sizeof buf, "%a", sqlite3_value_double(v));
         out += buf;
       } else if (sqlite3_value_type(v) != SQLITE_NULL) {
-        out += std::string(static_cast<const char*>(sqlite3_value_blob(v)) ? static_cast<const char*>(sqlite3_value_blob(v)) : "",
-                           static_cast<size_t>(sqlite3_value_bytes(v)));
+        const auto* bytes = static_cast<const char*>(sqlite3_value_blob(v));
+        if (bytes != nullptr) out.append(bytes, static_cast<size_t>(sqlite3_value_bytes(v)));
       }
       out += "|";
     }
